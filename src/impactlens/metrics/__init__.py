@@ -1,0 +1,1 @@
+"""The metrics layer: metrics.yaml definitions compiled to Ibis expressions."""

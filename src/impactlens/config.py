@@ -7,8 +7,8 @@ so a typo in a key is an error that names the key, not a silent default.
 from __future__ import annotations
 
 import os
-from importlib import resources
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -146,7 +146,9 @@ def load_workspace(root: Path | None = None) -> Workspace:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
-        raise ValidationError([Problem(f"not valid YAML: {exc}", file=str(path), line=line)]) from exc
+        raise ValidationError(
+            [Problem(f"not valid YAML: {exc}", file=str(path), line=line)]
+        ) from exc
     if not isinstance(raw, dict):
         raise ValidationError([Problem("expected a mapping of settings", file=str(path))])
     try:

@@ -1,0 +1,1 @@
+"""Analyses that combine the warehouse, the metrics layer and the statistics."""

@@ -81,10 +81,8 @@ def prepare_pair(control: Statistic, treatment: Statistic) -> PreparedPair:
         raise TypeError(f"not a sufficient statistic: {type(control).__name__}")
     if isinstance(control, RegressionAdjustedStatistic):
         assert isinstance(treatment, RegressionAdjustedStatistic)
-        if control.n == 0 or treatment.n == 0:
-            theta = 0.0
-        else:
-            theta = compute_theta(control, treatment)
+        empty = control.n == 0 or treatment.n == 0
+        theta = 0.0 if empty else compute_theta(control, treatment)
         return PreparedPair(
             _moments(control, theta),
             _moments(treatment, theta),
@@ -100,9 +98,9 @@ def degenerate_error(
     """The error code for data no test can analyse, or None when the data is usable."""
     if pair.control.n == 0 or pair.treatment.n == 0:
         return EMPTY_ARM
-    if isinstance(control, RatioStatistic) and isinstance(treatment, RatioStatistic):
-        if control.d_sum == 0 or treatment.d_sum == 0:
-            return ZERO_DENOMINATOR
+    ratios = isinstance(control, RatioStatistic) and isinstance(treatment, RatioStatistic)
+    if ratios and (control.d_sum == 0 or treatment.d_sum == 0):  # type: ignore[union-attr]
+        return ZERO_DENOMINATOR
     if relative and pair.control.unadjusted_mean == 0:
         return ZERO_BASELINE
     if not (pair.control.variance > 0 and pair.treatment.variance > 0):

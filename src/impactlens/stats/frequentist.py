@@ -79,9 +79,7 @@ def t_test(
     reduction = variance_reduction(pair, relative) if pair.theta is not None else None
     error = degenerate_error(pair, control, treatment, relative)
     if error is not None:
-        return degenerate_result(
-            method, description, alpha=alpha, relative=relative, error=error
-        )
+        return degenerate_result(method, description, alpha=alpha, relative=relative, error=error)
     c, t = pair.control, pair.treatment
     effect = effect_estimate(c, t, relative)
     se = math.sqrt(effect_variance(c, t, relative))

@@ -299,9 +299,7 @@ class RegressionAdjustedStatistic:
         """Variance of post - theta * pre: s_y^2 + theta^2 s_x^2 - 2 theta cov."""
         if self.n <= 1:
             return 0.0
-        value = (
-            self.post.variance + theta**2 * self.pre.variance - 2.0 * theta * self.covariance
-        )
+        value = self.post.variance + theta**2 * self.pre.variance - 2.0 * theta * self.covariance
         return max(value, 0.0)
 
     @classmethod

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from impactlens.config import WORKSPACE_ENV, Workspace, find_workspace, load_workspace
 from impactlens.errors import ImpactlensError, UserError, ValidationError
@@ -71,13 +72,13 @@ def run(argv: list[str] | None = None) -> int:
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else 1)
     except ValidationError as exc:
-        err_console.print(f"[red]error:[/red] {exc}", highlight=False)
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         return exc.exit_code
     except UserError as exc:
-        err_console.print(f"[red]error:[/red] {exc}", highlight=False)
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         return exc.exit_code
     except ImpactlensError as exc:
-        err_console.print(f"[red]internal error:[/red] {exc}", highlight=False)
+        err_console.print(f"[red]internal error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         return 1
     return 0
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -122,7 +123,7 @@ def render_import_report(report, elapsed: float) -> None:
     console.print(table)
     for f in report.files:
         for problem in f.rejections[:20]:
-            console.print(f"  [red]rejected[/red] {problem}", highlight=False)
+            console.print(f"  [red]rejected[/red] {escape(str(problem))}", highlight=False)
         if len(f.rejections) > 20:
             console.print(
                 f"  ... {len(f.rejections) - 20} more rejected rows in {f.file} (see --json)"

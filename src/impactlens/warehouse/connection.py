@@ -71,7 +71,9 @@ class Warehouse:
 
     def __init__(self, backend: ibis.BaseBackend, engine: str, url: str = "") -> None:
         if engine not in ENGINE_WRITES:
-            raise UserError(f"unsupported warehouse engine {engine!r}; use one of {sorted(ENGINE_WRITES)}")
+            raise UserError(
+                f"unsupported warehouse engine {engine!r}; use one of {sorted(ENGINE_WRITES)}"
+            )
         self.backend = backend
         self.engine = engine
         self.url = url
@@ -80,7 +82,9 @@ class Warehouse:
 
     # -- connecting ---------------------------------------------------------------
     @classmethod
-    def connect(cls, url: str, *, base_dir: Path | None = None, read_only: bool = False) -> Warehouse:
+    def connect(
+        cls, url: str, *, base_dir: Path | None = None, read_only: bool = False
+    ) -> Warehouse:
         """Open the warehouse named by ``url``.
 
         >>> wh = Warehouse.connect("duckdb://:memory:")

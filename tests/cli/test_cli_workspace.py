@@ -22,7 +22,7 @@ def test_init_writes_a_workspace_that_status_reads(tmp_path, capsys) -> None:
     assert run(["-w", str(ws_dir), "status", "--json"]) == 0
     payload = json.loads(capsys.readouterr().out)
     entities = {e["entity"]: e["rows"] for e in payload["status"]["entities"]}
-    assert entities["events"] == 0 and len(entities) == 12
+    assert entities["events"] == 0 and len(entities) == 13
     assert payload["status"]["schema_version"] >= 1
     assert payload["overview"]["last_event_at"] is None
 

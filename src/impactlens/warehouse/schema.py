@@ -245,6 +245,23 @@ TABLES: dict[str, TableSpec] = {
             time_column="started_at",
         ),
         TableSpec(
+            "decisions",
+            {
+                "decision_id": STR,
+                "subject_kind": STR,
+                "subject_id": STR,
+                "decision": STR,
+                "why": STR,
+                "next_step": STR,
+                "decided_by": STR,
+                "decided_at": TS,
+            },
+            key=("decision_id",),
+            on_conflict="upsert",
+            time_column="decided_at",
+            description="the ledger: what was decided after an experiment or release, and why",
+        ),
+        TableSpec(
             "backlog",
             {
                 "item_id": STR,

@@ -1,17 +1,23 @@
 """Power, minimum detectable effect and sample size for a test of relative lift.
 
-Planning uses the same delta-method variance the fixed-horizon test uses, with both
-arms sharing the baseline variance sigma^2 and the treatment mean mu (1 + delta):
+Planning follows the fixed-horizon test as it is computed. Both arms share the
+baseline variance sigma^2 (cv = sigma / mu) and the treatment mean is mu (1 + delta).
+The test rejects when |xbar_t - xbar_c| / mu exceeds z_{1-alpha/2} times the standard
+error it computes, the delta-method one,
 
-    Var(lift) = sigma^2 / mu^2 * (1 / n_t + (1 + delta)^2 / n_c)
+    se(delta) = cv * sqrt(1 / n_t + (1 + delta)^2 / n_c),
 
-and a two-sided normal test at level alpha. Power counts both rejection tails; the
-MDE and sample size solve power = target exactly (Brent's method), bracketed by the
-usual closed forms that ignore the far tail.
+while the difference itself has sd_D = cv * sqrt(1 / n_t + 1 / n_c). So
+
+    power = Phi((|delta| - z se) / sd_D) + Phi((-|delta| - z se) / sd_D).
+
+(GrowthBook's calculator uses se in both places, which under-states power for large
+lifts; the simulation test in tests/stats pins ours.) The MDE and sample size solve
+power = target with Brent's method, both rejection tails counted.
 
 Example:
     >>> round(mde_relative(10.0, 25.0, 5000), 4)
-    0.0284
+    0.0283
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from scipy import optimize, special
 
 from impactlens.stats.results import ZERO_BASELINE, ZERO_VARIANCE
 
-POWER_METHOD = "two_sample_relative_z"
+POWER_METHOD = "two_sample_relative_welch"
 ZERO_EFFECT = "zero_effect"
 
 
@@ -34,8 +40,8 @@ def _z(q: float) -> float:
 def _check_levels(alpha: float, power: float | None = None) -> None:
     if not 0.0 < alpha < 1.0:
         raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
-    if power is not None and not alpha / 2.0 < power < 1.0:
-        raise ValueError(f"power must be in (alpha/2, 1), got {power!r}")
+    if power is not None and not alpha < power < 1.0:
+        raise ValueError(f"power must be in (alpha, 1), got {power!r}")
 
 
 def relative_lift_se(
@@ -45,7 +51,7 @@ def relative_lift_se(
     n_control: float,
     n_treatment: float | None = None,
 ) -> float:
-    """Standard error of the estimated relative lift when the true lift is ``relative_effect``."""
+    """Delta-method standard error of the relative lift when the true lift is ``relative_effect``."""
     n_t = n_control if n_treatment is None else n_treatment
     cv2 = baseline_variance / baseline_mean**2
     return math.sqrt(cv2 * (1.0 / n_t + (1.0 + relative_effect) ** 2 / n_control))
@@ -60,17 +66,22 @@ def power_relative(
     *,
     alpha: float = 0.05,
 ) -> float:
-    """Probability that a two-sided level-alpha test detects a true lift of ``relative_effect``.
+    """Probability that the two-sided level-alpha test detects a true lift of ``relative_effect``.
 
-    Phi(|delta|/se - z_{1-alpha/2}) + Phi(-|delta|/se - z_{1-alpha/2}).
+    Phi((|delta| - z se) / sd_D) + Phi((-|delta| - z se) / sd_D); see the module docstring.
     """
     _check_levels(alpha)
-    se = relative_lift_se(relative_effect, baseline_mean, baseline_variance, n_control, n_treatment)
+    n_t = n_control if n_treatment is None else n_treatment
+    se = relative_lift_se(relative_effect, baseline_mean, baseline_variance, n_control, n_t)
     if se == 0:
         return 1.0 if relative_effect else alpha
-    shift = abs(relative_effect) / se
-    z = _z(1.0 - alpha / 2.0)
-    return float(special.ndtr(shift - z) + special.ndtr(-shift - z))
+    sd_difference = math.sqrt(baseline_variance / baseline_mean**2 * (1.0 / n_t + 1.0 / n_control))
+    threshold = _z(1.0 - alpha / 2.0) * se
+    shift = abs(relative_effect)
+    return float(
+        special.ndtr((shift - threshold) / sd_difference)
+        + special.ndtr((-shift - threshold) / sd_difference)
+    )
 
 
 def mde_relative(
@@ -82,11 +93,11 @@ def mde_relative(
     alpha: float = 0.05,
     power: float = 0.8,
 ) -> float:
-    """Smallest positive relative lift detected with probability ``power``.
+    """Smallest positive relative lift the test detects with probability ``power``.
 
     Returns NaN when the baseline mean is zero or an arm is empty, 0.0 when the
-    variance is zero, and inf when no lift is detectable at these sizes (the lift's
-    own variance grows with the lift, so small samples may never reach the power).
+    variance is zero, and inf when no lift is detectable at these sizes (the test's
+    standard error grows with the lift, so tiny samples may never reach the power).
     """
     _check_levels(alpha, power)
     n_t = n_control if n_treatment is None else n_treatment
@@ -94,12 +105,6 @@ def mde_relative(
         return math.nan
     if baseline_variance <= 0:
         return 0.0
-    k2 = (_z(1.0 - alpha / 2.0) + _z(power)) ** 2 * baseline_variance / baseline_mean**2
-    a, b = k2 / n_t, k2 / n_control
-    if b >= 1.0:
-        return math.inf
-    # delta^2 = a + b (1 + delta)^2, the far tail ignored: power there is >= target.
-    upper = (b + math.sqrt(b * b + (1.0 - b) * (a + b))) / (1.0 - b)
 
     def gap(delta: float) -> float:
         return (
@@ -107,9 +112,15 @@ def mde_relative(
             - power
         )
 
-    if gap(upper) <= 0:
-        return upper
-    return float(optimize.brentq(gap, 0.0, upper, xtol=1e-12, rtol=1e-12))
+    # Start from the textbook size of the effect, then widen until the power is reached.
+    upper = (_z(1.0 - alpha / 2.0) + _z(power)) * relative_lift_se(
+        0.0, baseline_mean, baseline_variance, n_control, n_t
+    )
+    for _ in range(80):
+        if gap(upper) >= 0:
+            return float(optimize.brentq(gap, 0.0, upper, xtol=1e-14, rtol=1e-12))
+        upper *= 2.0
+    return math.inf
 
 
 @dataclass(frozen=True)
@@ -139,8 +150,8 @@ def sample_size_relative(
 ) -> SampleSizeResult:
     """Equal-allocation units per arm for ``power`` at ``relative_effect``, and days needed.
 
-    n = (z_{1-alpha/2} + z_power)^2 sigma^2 (1 + (1 + delta)^2) / (mu^2 delta^2), refined to
-    include the far tail and rounded up. ``daily_units`` is the number of new units
+    Starts from n = cv^2 (z_{1-alpha/2} sqrt(1 + (1 + delta)^2) + z_power sqrt(2))^2 / delta^2
+    (far tail ignored), solves power(n) = target exactly and rounds up. ``daily_units`` is the number of new units
     entering the experiment per day across all ``arms``.
     """
     _check_levels(alpha, power)
@@ -162,9 +173,10 @@ def sample_size_relative(
         return result(None, ZERO_EFFECT)
     if baseline_variance <= 0:
         return result(None, ZERO_VARIANCE)
-    z2 = (_z(1.0 - alpha / 2.0) + _z(power)) ** 2
-    cv2 = baseline_variance / baseline_mean**2
-    closed = z2 * cv2 * (1.0 + (1.0 + relative_effect) ** 2) / relative_effect**2
+    cv = math.sqrt(baseline_variance) / abs(baseline_mean)
+    # Far tail ignored: |delta| sqrt(n) = cv (z_a sqrt(1 + (1 + delta)^2) + z_b sqrt(2)).
+    root = _z(1.0 - alpha / 2.0) * math.sqrt(1.0 + (1.0 + relative_effect) ** 2)
+    closed = (cv * (root + _z(power) * math.sqrt(2.0)) / relative_effect) ** 2
 
     def gap(n: float) -> float:
         return (
@@ -172,8 +184,11 @@ def sample_size_relative(
             - power
         )
 
-    n = closed
-    if closed > 1.0 and gap(1.0) < 0:
-        n = float(optimize.brentq(gap, 1.0, closed, xtol=1e-9, rtol=1e-12))
+    if gap(2.0) >= 0:
+        return result(2)
+    upper = max(closed, 2.0)
+    while gap(upper) < 0:
+        upper *= 2.0
+    n = float(optimize.brentq(gap, 2.0, upper, xtol=1e-9, rtol=1e-12))
     # Rounding guards against the root landing a hair above an integer through float noise.
-    return result(max(2, math.ceil(round(n, 6))))
+    return result(math.ceil(round(n, 6)))

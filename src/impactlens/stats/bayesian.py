@@ -77,10 +77,10 @@ def bayesian_test(
     prior = prior if prior is not None else GaussianPrior()
     pair = prepare_pair(control, treatment)
     description = describe(pair)
-    reduction = variance_reduction(pair, relative) if pair.theta is not None else None
     error = degenerate_error(pair, control, treatment, relative)
     if error is None and prior.proper and pair.control.unadjusted_mean == 0:
         error = ZERO_BASELINE  # an absolute-scale prior would have zero variance
+    reduction = None if error else variance_reduction(pair, relative)
     nan = math.nan
     common = dict(
         method=BAYESIAN,

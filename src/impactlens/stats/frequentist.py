@@ -76,8 +76,8 @@ def t_test(
     check_alpha(alpha)
     pair = prepare_pair(control, treatment)
     description = describe(pair)
-    reduction = variance_reduction(pair, relative) if pair.theta is not None else None
     error = degenerate_error(pair, control, treatment, relative)
+    reduction = None if error else variance_reduction(pair, relative)
     if error is not None:
         return degenerate_result(method, description, alpha=alpha, relative=relative, error=error)
     c, t = pair.control, pair.treatment

@@ -86,8 +86,8 @@ def sequential_test(
     tuning = float(tuning)
     pair = prepare_pair(control, treatment)
     description = describe(pair)
-    reduction = variance_reduction(pair, relative) if pair.theta is not None else None
     error = degenerate_error(pair, control, treatment, relative)
+    reduction = None if error else variance_reduction(pair, relative)
     if error is not None:
         return degenerate_result(
             SEQUENTIAL, description, alpha=alpha, relative=relative, error=error, tuning=tuning

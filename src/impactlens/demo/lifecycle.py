@@ -1,0 +1,180 @@
+"""Account lifecycles month by month: usage trend, tickets, seats, MRR and churn.
+
+Churn follows a known monthly hazard (the coefficients are in ``CHURN_MODEL`` and
+in truth.json): it rises with the previous month's usage decline, with the
+previous month's support tickets, for detractor accounts, and falls with size.
+Tickets are drawn here, per account and day, from the *expected* errors and
+sessions, because churn must be known before events are drawn (churned
+accounts stop producing events) and churn depends on tickets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+
+from impactlens.demo import catalog as c
+from impactlens.demo.company import PRICE_PER_SEAT, TRIAL_DAYS, Accounts, Users
+from impactlens.demo.profile import DAY_MS, HOUR_MS, Period, rng_for, to_ms
+
+NEVER = np.iinfo(np.int64).max
+TICKET_TAGS = ("export;timeout", "billing", "search", "reports", "login", "reports;bulk-actions")
+# Expected tickets per expected session, by tag (billing, search, reports, login) ...
+BASE_TICKETS_PER_SESSION = 0.0025
+BASE_TAG_SHARE = {"billing": 0.3, "search": 0.25, "reports": 0.25, "login": 0.2}
+# ... plus tickets per expected error of each kind: errors are what drive tickets.
+TICKETS_PER_EXPORT_ERROR = 0.03
+TICKETS_PER_BULK_ERROR = 0.03
+
+CHURN_MODEL = {
+    "intercept": -4.3,
+    "usage_decline": 4.0,  # per unit of log usage lost from month m-2 to m-1
+    "log1p_tickets_prev_month": 0.5,
+    "detractor": 0.9,  # account's latent NPS below 6.5
+    "log_seats": -0.25,
+}
+DETRACTOR_BELOW = 6.5
+USAGE_SLOPE_SD, USAGE_NOISE_SD = 0.08, 0.1
+
+
+@dataclass(frozen=True, eq=False)
+class Lifecycle:
+    """Everything decided per account before any event is drawn."""
+
+    months: list[date]
+    usage: np.ndarray  # (accounts, days) multiplier of activity
+    tickets: np.ndarray  # (accounts, days, tags) ticket counts
+    churn_ms: np.ndarray  # NEVER when the account did not churn
+    churn_reason: np.ndarray  # "", "hazard", "trial_expired"
+    conversion_ms: np.ndarray  # trial -> paid (Checkout Completed); NEVER otherwise
+    seats: np.ndarray  # (accounts, months)
+    mrr: np.ndarray  # (accounts, months)
+    status: np.ndarray  # (accounts, months): "", "trial", "active", "churned"
+    hazard_rows: int = 0
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+def error_params(improved: np.ndarray, ts: np.ndarray, ship: dict[str, int]) -> tuple:
+    """(P(export fails), other errors per export) for users that get releases or not."""
+    p_fail = np.where(improved & (ts >= ship["export-timeout-fix"]), c.P_FAIL_AFTER, c.P_FAIL_BEFORE)
+    kappa = np.where(improved & (ts >= ship["bulk-actions"]), c.KAPPA_BULK, c.KAPPA)
+    return p_fail, kappa
+
+
+def simulate_lifecycle(accounts: Accounts, users: Users, period: Period, seed: int) -> Lifecycle:
+    rng = rng_for(seed, "lifecycle")
+    n, days = accounts.n, period.n_days
+    timeline = c.Timeline.of(period)
+    months = period.month_starts()
+    month_ms = np.array([to_ms(m) for m in months] + [to_ms(_next_month(months[-1]))])
+    day_start = period.start_ms + np.arange(days, dtype=np.int64) * DAY_MS
+    day_month = np.searchsorted(month_ms, day_start, side="right") - 1
+
+    # Latent log-usage at month mid-points, index 0 = the month before the period.
+    n_m = len(months)
+    slope = rng.normal(0, USAGE_SLOPE_SD, n)
+    log_u = slope[:, None] * np.arange(n_m + 1) + rng.normal(0, USAGE_NOISE_SD, (n, n_m + 1))
+    mid = np.r_[month_ms[0] - 15 * DAY_MS, (month_ms[:-1] + month_ms[1:]) // 2]
+    day_mid = day_start + DAY_MS // 2
+    usage = np.exp(np.stack([np.interp(day_mid, mid, row) for row in log_u])).astype(np.float32)
+
+    # Expected sessions and exports per account-day (users present that day).
+    cap = np.zeros((n, days + 1))
+    cap_e = np.zeros((n, days + 1))
+    first = np.clip((users.created_ms - period.start_ms) // DAY_MS, 0, days)
+    last = np.clip((np.minimum(users.left_ms, period.end_ms) - period.start_ms) // DAY_MS, 0, days)
+    for grid, weight in ((cap, users.rate), (cap_e, users.rate * users.export_rate)):
+        np.add.at(grid, (users.account, first), weight)
+        np.add.at(grid, (users.account, last), -weight)
+    level = accounts.engagement[:, None] * period.weekday_factor()[None, :] * usage
+    sessions = np.cumsum(cap, axis=1)[:, :days] * level
+    exports = np.cumsum(cap_e, axis=1)[:, :days] * level * accounts.error_factor[:, None]
+
+    improved = ~(accounts.holdout[:, None] & (day_mid[None, :] >= timeline.holdout_start))
+    p_fail, kappa = error_params(improved, day_mid[None, :], timeline.ship)
+    bulk = np.where(kappa > c.KAPPA, kappa - c.KAPPA, 0.0)
+    login = np.where(improved & (day_mid >= timeline.ship["sso-login"]), 1 + c.SSO_LOGIN_TICKETS, 1.0)
+    base = BASE_TICKETS_PER_SESSION * sessions
+    expected = np.stack(
+        [
+            TICKETS_PER_EXPORT_ERROR * exports * p_fail,
+            base * BASE_TAG_SHARE["billing"],
+            base * BASE_TAG_SHARE["search"],
+            base * BASE_TAG_SHARE["reports"],
+            base * BASE_TAG_SHARE["login"] * login,
+            TICKETS_PER_BULK_ERROR * exports * bulk,
+        ],
+        axis=2,
+    )
+    tickets = rng.poisson(expected).astype(np.int16)
+    monthly_tickets = np.zeros((n, n_m))
+    np.add.at(monthly_tickets.T, day_month, tickets.sum(axis=2).T)
+
+    # Trials: convert (Checkout Completed) after 7-14 days or expire at day 14.
+    conversion = np.full(n, NEVER)
+    churn = np.full(n, NEVER)
+    reason = np.full(n, "", dtype=object)
+    trial_end = accounts.created_ms + TRIAL_DAYS * DAY_MS
+    conv_at = accounts.created_ms + (rng.uniform(7, TRIAL_DAYS, n) * DAY_MS).astype(np.int64)
+    ok = accounts.trial & accounts.converted
+    conversion[ok] = conv_at[ok]
+    expired = accounts.trial & ~accounts.converted & (trial_end < period.end_ms)
+    churn[expired], reason[expired] = trial_end[expired], "trial_expired"
+
+    detractor = accounts.nps_mean < DETRACTOR_BELOW
+    m = CHURN_MODEL
+    rows = 0
+    for k in range(1, n_m):
+        paying = (np.where(accounts.trial, conversion, accounts.created_ms) < month_ms[k]) & (
+            churn == NEVER
+        )
+        decline = log_u[:, k - 1] - log_u[:, k]  # log_u index k is calendar month k-1
+        logit = (
+            m["intercept"]
+            + m["usage_decline"] * decline
+            + m["log1p_tickets_prev_month"] * np.log1p(monthly_tickets[:, k - 1])
+            + m["detractor"] * detractor
+            + m["log_seats"] * np.log(accounts.seats)
+        )
+        end_k = min(month_ms[k + 1], period.end_ms)
+        share = (end_k - month_ms[k]) / (month_ms[k + 1] - month_ms[k])
+        hazard = 1 - (1 - 1 / (1 + np.exp(-logit))) ** share
+        hit = paying & (rng.random(n) < hazard)
+        rows += int(paying.sum())
+        when = month_ms[k] + (rng.random(n) * (end_k - month_ms[k])).astype(np.int64)
+        churn[hit] = (when[hit] // HOUR_MS) * HOUR_MS
+        reason[hit] = "hazard"
+
+    seats, mrr, status = _billing(accounts, months, month_ms, log_u, conversion, churn)
+    return Lifecycle(
+        months=months, usage=usage, tickets=tickets, churn_ms=churn, churn_reason=reason,
+        conversion_ms=conversion, seats=seats, mrr=mrr, status=status, hazard_rows=rows,
+    )
+
+
+def _billing(accounts: Accounts, months: list[date], month_ms: np.ndarray, log_u: np.ndarray,
+             conversion: np.ndarray, churn: np.ndarray) -> tuple:
+    """Seats follow the usage trend (expansion/contraction); MRR = seats x price."""
+    n, n_m = accounts.n, len(months)
+    seats = np.maximum(1, np.round(accounts.seats[:, None] * np.exp(0.5 * (log_u[:, 1:] - log_u[:, [1]]))))
+    discount = np.where(accounts.seats > 200, 0.8, 1.0)
+    mrr = np.round(seats * PRICE_PER_SEAT[accounts.plan][:, None] * discount[:, None], 2)
+    status = np.full((n, n_m), "", dtype=object)
+    starts, ends = month_ms[:-1], month_ms[1:]
+    exists = accounts.created_ms[:, None] < ends[None, :]
+    paid_from = np.where(accounts.trial, conversion, accounts.created_ms)
+    status[exists] = "trial"
+    status[exists & (paid_from[:, None] < ends[None, :])] = "active"
+    # A churned account shows one "churned" row (MRR 0) in the month after it left.
+    gone = churn[:, None] < starts[None, :]
+    first_gone = gone & ~np.c_[np.zeros((n, 1), dtype=bool), gone[:, :-1]]
+    status[gone] = ""
+    status[first_gone] = "churned"
+    mrr = np.where(status == "active", mrr, 0.0)
+    return seats.astype(np.int64), mrr, status
+
+
+def _next_month(month: date) -> date:
+    return date(month.year + month.month // 12, month.month % 12 + 1, 1)

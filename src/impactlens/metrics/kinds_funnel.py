@@ -1,0 +1,131 @@
+"""conversion and duration: metrics that follow one actor from one event to the next.
+
+conversion  entry = the actor's first step-1 event in the group; step k is reached
+            at the earliest step-k event at or after step k-1 and at most
+            ``within`` after the entry. value = reached last step / entered.
+duration    each ``from_event`` pairs with the actor's next ``to_event`` at or after
+            it (at most ``within`` later, when given); the pair's duration counts
+            in the group of its ``from_event``. value = median, mean or p90.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import ibis
+import ibis.expr.types as ir
+
+from impactlens.metrics.query import Aggregated, Query, divide
+from impactlens.metrics.sources import event_rows
+from impactlens.metrics.spec import ConversionMetric, DurationMetric, EventStep
+
+UNIT_SECONDS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}
+QUANTILES = {"median": 0.5, "p90": 0.9}
+
+
+def _step_rows(q: Query, metric, step: EventStep, *, segment: bool) -> ir.Table:
+    filters = (*metric.filters, *step.filters, *q.filters)
+    return event_rows(
+        q.warehouse, (step.event,), filters, q.segment if segment else None, metric.actor
+    )
+
+
+def compile_conversion(metric: ConversionMetric, q: Query) -> Aggregated:
+    keys = list(q.keys)
+    within = ibis.interval(seconds=int(metric.within.total_seconds()))
+    lo, hi = q.grouping.bounds
+    first = q.grouping.assign(_step_rows(q, metric, metric.steps[0], segment=True))
+    reached = first.group_by([*keys, "actor"]).agg(t0=first.ts.min())
+    reached = reached.mutate(t1=reached.t0)
+    for k, step in enumerate(metric.steps[1:], start=2):
+        rows = _step_rows(q, metric, step, segment=False)
+        horizon = ibis.literal(hi + metric.within)
+        rows = rows.filter((rows.ts >= ibis.literal(lo)) & (rows.ts <= horizon))
+        later = rows.select(_a=rows.actor, _t=rows.ts)
+        cand = reached.join(later, reached.actor == later._a)
+        cand = cand.filter((cand._t >= cand[f"t{k - 1}"]) & (cand._t <= cand.t0 + within))
+        best = cand.group_by([*keys, "actor"]).agg(**{f"t{k}": cand._t.min()})
+        reached = reached.left_join(best, [*keys, "actor"]).select(*reached.columns, f"t{k}")
+    last = len(metric.steps)
+    steps = {
+        f"step_{k}": reached[f"t{k}"].notnull().cast("int64").sum() for k in range(1, last + 1)
+    }
+    table = reached.group_by(keys).agg(**steps)
+    table = table.mutate(numerator=table[f"step_{last}"], denominator=table.step_1)
+    value, reason = divide("nobody entered the funnel")
+    extras = tuple(steps)
+    return Aggregated(table, ("numerator", "denominator", *extras), value, reason, True, extras)
+
+
+def quantiles(rows: ir.Table, keys: list[str], column: str, qs: dict[str, float]) -> ir.Table:
+    """Exact quantiles per group by linear interpolation (numpy's default, R type 7).
+
+    Written with ranks so every engine gives the same number (no approximate
+    quantile function is involved).
+    """
+    ranked = rows.mutate(
+        _r=ibis.row_number().over(group_by=keys, order_by=rows[column]),
+        _n=rows[column].count().over(group_by=keys),
+    )
+    aggs = {}
+    for name, q in qs.items():
+        h = (ranked._n - 1).cast("float64") * q
+        lo = h.floor().cast("int64")
+        frac = h - lo.cast("float64")
+        x = ranked[column].cast("float64")
+        part = ibis.ifelse(ranked._r == lo, x * (1 - frac), 0.0) + ibis.ifelse(
+            ranked._r == lo + 1, x * frac, 0.0
+        )
+        aggs[name] = part.sum()
+    return ranked.group_by(keys).agg(**aggs)
+
+
+def durations(q: Query, metric: DurationMetric) -> ir.Table:
+    """One row per (from_event, next to_event) pair: the group keys and ``d`` in the metric's unit."""
+    keys = list(q.keys)
+    lo, hi = q.grouping.bounds
+    a = q.grouping.assign(_step_rows(q, metric, metric.from_event, segment=True))
+    b = _step_rows(q, metric, metric.to_event, segment=False)
+    horizon = hi + (metric.within or timedelta(days=3650))
+    b = b.filter((b.ts >= ibis.literal(lo)) & (b.ts <= ibis.literal(horizon)))
+    a_part = a.select(*keys, actor=a.actor, ts=a.ts, _b=ibis.literal(0, "int8"))
+    nulls = {k: ibis.null(a_part[k].type()) for k in keys}
+    b_part = b.select(**nulls, actor=b.actor, ts=b.ts, _b=ibis.literal(1, "int8"))
+    both = a_part.union(b_part)
+    # From-events sort before to-events at the same instant, so "at or after" holds.
+    after = ibis.window(group_by="actor", order_by=["ts", "_b"], rows=(0, None))
+    next_b = ibis.ifelse(both._b == 1, both.ts, ibis.null("timestamp")).min().over(after)
+    paired = both.mutate(_next=next_b).filter((ibis._._b == 0) & ibis._._next.notnull())
+    seconds = paired._next.delta(paired.ts, unit="second")
+    if metric.within is not None:
+        paired = paired.filter(seconds <= int(metric.within.total_seconds()))
+        seconds = paired._next.delta(paired.ts, unit="second")
+    return paired.select(*keys, d=seconds.cast("float64") / UNIT_SECONDS[metric.unit])
+
+
+def compile_duration(metric: DurationMetric, q: Query) -> Aggregated:
+    keys = list(q.keys)
+    pairs = durations(q, metric)
+    sums = pairs.group_by(keys).agg(numerator=pairs.d.sum(), denominator=pairs.d.count())
+    table = sums.join(quantiles(pairs, keys, "d", QUANTILES), keys)
+    table = table.mutate(mean=table.numerator / table.denominator.cast("float64"))
+
+    # Per actor the value is the actor's mean, so ratio-of-sums across actors is the pooled mean.
+    if "actor_id" in keys or metric.stat == "mean":
+        value, reason = divide("no completed pair")
+        ratio = True
+    else:
+        stat = metric.stat
+
+        def value(t: ir.Table) -> ir.Value:
+            return t[stat]
+
+        def reason(t: ir.Table) -> ir.Value:
+            return ibis.ifelse(
+                t.denominator == 0, ibis.literal("no completed pair"), ibis.null("string")
+            )
+
+        ratio = False
+    return Aggregated(
+        table, ("numerator", "denominator"), value, reason, ratio, ("mean", "median", "p90")
+    )

@@ -1,0 +1,158 @@
+"""What a kind's compiler receives (:class:`Query`) and returns (:class:`Aggregated`).
+
+A kind aggregates rows into components per *group*. Two groupings share every
+compiler: :class:`SeriesGrouping` (one group per period and segment, rows in
+the local-time range) and :class:`ActorGrouping` (one group per user or
+account, rows inside each actor's own window). The public functions in
+:mod:`impactlens.metrics.series` then densify the groups and compute the value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+
+from impactlens.metrics.fields import FieldRef
+from impactlens.metrics.spec import FilterSpec
+from impactlens.metrics.timebase import Timebase, to_local
+
+UNIT_COLUMN = {"user": "uid", "account": "aid"}
+
+
+@dataclass(frozen=True)
+class SeriesGrouping:
+    """Groups are (period_start[, segment]); rows must fall in the timebase's range."""
+
+    timebase: Timebase
+    segmented: bool = False
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return ("period_start", "segment") if self.segmented else ("period_start",)
+
+    @property
+    def bounds(self) -> tuple[datetime, datetime]:
+        return self.timebase.utc_start, self.timebase.utc_end
+
+    def assign(self, rows: ir.Table) -> ir.Table:
+        rows = rows.filter(self.timebase.in_range(rows.ts))
+        return rows.mutate(period_start=self.timebase.period(rows.ts))
+
+    def local_day(self, ts: ir.TimestampValue, horizon: timedelta = timedelta(0)) -> ir.DateValue:
+        tb = self.timebase
+        return to_local(
+            ts, tb.timezone, tb.utc_start - timedelta(days=45), tb.utc_end + horizon
+        ).date()
+
+
+@dataclass(frozen=True)
+class ActorGrouping:
+    """Groups are actors (``actor_id``); each row counts inside its actor's window.
+
+    ``actors`` (optional) has ``actor_id`` and may have ``start_at``/``end_at``
+    (naive UTC): an actor's window is [max(lo, start_at), min(hi, end_at)).
+    """
+
+    unit: str
+    lo: datetime
+    hi: datetime
+    timezone: str
+    actors: ir.Table | None = None
+
+    keys: tuple[str, ...] = field(default=("actor_id",), init=False)
+
+    @property
+    def bounds(self) -> tuple[datetime, datetime]:
+        return self.lo, self.hi
+
+    def assign(self, rows: ir.Table) -> ir.Table:
+        rows = rows.filter((rows.ts >= ibis.literal(self.lo)) & (rows.ts < ibis.literal(self.hi)))
+        rows = rows.mutate(actor_id=rows[UNIT_COLUMN[self.unit]]).filter(ibis._.actor_id.notnull())
+        if self.actors is None:
+            return rows
+        cols = self.actors.columns
+        null_ts = ibis.null("timestamp")
+        windows = self.actors.select(
+            _wk=self.actors.actor_id,
+            _ws=self.actors.start_at if "start_at" in cols else null_ts,
+            _we=self.actors.end_at if "end_at" in cols else null_ts,
+        )
+        rows = rows.join(windows, rows.actor_id == windows._wk)
+        inside = (rows._ws.isnull() | (rows.ts >= rows._ws)) & (
+            rows._we.isnull() | (rows.ts < rows._we)
+        )
+        return rows.filter(inside).drop("_wk", "_ws", "_we")
+
+    def local_day(self, ts: ir.TimestampValue, horizon: timedelta = timedelta(0)) -> ir.DateValue:
+        return to_local(ts, self.timezone, self.lo - timedelta(days=45), self.hi + horizon).date()
+
+
+Grouping = SeriesGrouping | ActorGrouping
+
+
+@dataclass(frozen=True)
+class Query:
+    """The warehouse, the catalog (for ratio parts), the grouping and call-time options."""
+
+    warehouse: Any
+    grouping: Grouping
+    segment: FieldRef | None = None
+    filters: tuple[FilterSpec, ...] = ()
+    catalog: Any = None
+    rollup: bool = False
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return self.grouping.keys
+
+    @property
+    def engine(self) -> str:
+        return self.warehouse.engine
+
+
+@dataclass(frozen=True)
+class Aggregated:
+    """Components per group, and how the value follows from them.
+
+    ``additive`` components are 0 for a group without rows (counts, sums);
+    the others (means, quantiles) stay null there.
+    """
+
+    table: ir.Table
+    additive: tuple[str, ...]
+    value: Callable[[ir.Table], ir.Value]
+    reason: Callable[[ir.Table], ir.Value]
+    ratio: bool
+    extras: tuple[str, ...] = ()
+
+
+def divide(why: str) -> tuple[Callable[[ir.Table], ir.Value], Callable[[ir.Table], ir.Value]]:
+    """value = numerator / denominator; null with ``why`` when the denominator is 0."""
+
+    def value(t: ir.Table) -> ir.Value:
+        den = t.denominator.cast("float64")
+        return ibis.ifelse(den == 0, ibis.null("float64"), t.numerator.cast("float64") / den)
+
+    def reason(t: ir.Table) -> ir.Value:
+        return ibis.ifelse(t.denominator == 0, ibis.literal(why), ibis.null("string"))
+
+    return value, reason
+
+
+def numerator_value(t: ir.Table) -> ir.Value:
+    return t.numerator.cast("float64")
+
+
+def no_reason(t: ir.Table) -> ir.Value:
+    return ibis.null("string")
+
+
+def count_distinct(rows: ir.Table, keys: tuple[str, ...], column: str, name: str) -> ir.Table:
+    """Exact distinct count per group on every engine (ClickHouse's nunique is approximate)."""
+    distinct = rows.select(*keys, column).distinct()
+    return distinct.group_by(list(keys)).agg(**{name: distinct.count()})

@@ -16,10 +16,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Final, Literal
 
-HOLM = "holm"
-BENJAMINI_HOCHBERG = "benjamini_hochberg"
+HOLM: Final = "holm"
+BENJAMINI_HOCHBERG: Final = "benjamini_hochberg"
 Method = Literal["holm", "benjamini_hochberg"]
 
 

@@ -1,0 +1,26 @@
+"""The runnable examples in the stats docstrings stay true."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+
+import pytest
+
+MODULES = [
+    "sufficient",
+    "frequentist",
+    "cuped",
+    "sequential",
+    "bayesian",
+    "srm",
+    "multiple",
+    "power",
+]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples(name):
+    module = importlib.import_module(f"impactlens.stats.{name}")
+    failed, attempted = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert attempted > 0 and failed == 0

@@ -85,12 +85,14 @@ class Loader:
         batch_messages: int = 20_000,
         batch_bytes: int = 32 * 1024 * 1024,
         idle_wait: float = 0.5,
+        retry_wait: float = 0.5,
     ) -> None:
         self.spool = spool
         self._load = load
         self._batch_messages = batch_messages
         self._batch_bytes = batch_bytes
         self._idle_wait = idle_wait
+        self._retry_wait = retry_wait
         self._stop = threading.Event()
         self._progress = threading.Condition()
         self._position = read_checkpoint(spool.directory)
@@ -169,7 +171,7 @@ class Loader:
                 "loading %d spooled messages failed (attempt %d)", len(lines), self._failures
             )
             if self._failures < _ATTEMPTS_BEFORE_QUARANTINE:
-                self._stop.wait(0.5 * 2**self._failures)
+                self._stop.wait(self._retry_wait * 2**self._failures)
                 return
             self._quarantine(lines)
             outcome = LoadOutcome(0)

@@ -1,0 +1,253 @@
+"""The dashboard: server-rendered pages (Jinja2, autoescaped), no script at all.
+
+Login is a read key entered once and kept in an HttpOnly, SameSite=Strict
+cookie; ``impactlens serve --open`` skips it for local single-user use.
+Navigation lists every analysis; one whose page has not landed yet shows a
+"not yet available" page saying what it will show and the CLI to use meanwhile.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date
+from importlib import resources
+from typing import Annotated, Any, Literal
+from urllib.parse import parse_qs, quote, urlsplit
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from impactlens.errors import UserError
+from impactlens.server.auth import COOKIE_NAME
+from impactlens.server.charts import format_number, line_chart
+from impactlens.server.routes_api import read_runtime
+from impactlens.server.runtime import WorkspaceRuntime
+from impactlens.server.views import list_metrics, read_metric_series, read_status
+
+log = logging.getLogger("impactlens.server")
+router = APIRouter(include_in_schema=False)
+
+
+@dataclass(frozen=True)
+class NavEntry:
+    slug: str
+    path: str
+    label: str
+    available: bool
+    about: str = ""
+    cli: str = ""
+
+
+NAV: tuple[NavEntry, ...] = (
+    NavEntry("overview", "/", "Overview", True),
+    NavEntry("releases", "/releases", "Releases", False,
+             "What each release moved: its metric against the counterfactual, with guardrails.",
+             "impactlens releases review"),
+    NavEntry("experiments", "/experiments", "Experiments", False,
+             "Every experiment with its arms, effect, interval and decision.",
+             "impactlens experiments analyze"),
+    NavEntry("accounts", "/accounts", "Accounts", False,
+             "Account health and churn risk, with the signals behind each score.",
+             "impactlens accounts score"),
+    NavEntry("backlog", "/backlog", "Backlog", False,
+             "Candidate work ranked by estimated reach, impact and confidence.",
+             "impactlens backlog rank"),
+    NavEntry("delivery", "/delivery", "Delivery", False,
+             "DORA metrics: deployment frequency, lead time, change failure rate, time to restore.",
+             "impactlens delivery"),
+    NavEntry("metrics", "/metrics", "Metrics", True),
+)  # fmt: skip
+_BY_SLUG = {n.slug: n for n in NAV}
+
+_templates = Environment(
+    loader=FileSystemLoader(str(resources.files("impactlens.server").joinpath("templates"))),
+    autoescape=select_autoescape(default=True, default_for_string=True),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+_templates.filters["num"] = format_number
+
+
+def _fmt_value(value: float | None, fmt: str) -> str:
+    if value is None:
+        return "–"
+    if fmt == "percent":
+        return f"{value * 100:.1f}%"
+    if fmt == "currency":
+        return f"${format_number(value)}"
+    return format_number(value)
+
+
+_templates.filters["metric_value"] = _fmt_value
+
+
+def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    runtime = getattr(request.app.state, "runtime", None)
+    context.setdefault("active", "")
+    html = _templates.get_template(template).render(
+        nav=NAV,
+        open_access=bool(runtime and runtime.settings.open_access),
+        **context,
+    )
+    return HTMLResponse(html, status_code=status)
+
+
+def render_error(request: Request, status: int, message: str) -> HTMLResponse:
+    return render(request, "error.html", status, status=status, message=message, workspace=None)
+
+
+def render_login_redirect(request: Request) -> Response:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+
+
+def page_runtime(request: Request) -> WorkspaceRuntime:
+    return read_runtime(request)
+
+
+Page = Annotated[WorkspaceRuntime, Depends(page_runtime)]
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a local path: never an open redirect to another site."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+def _same_origin(request: Request) -> bool:
+    origin = request.headers.get("origin")
+    if origin is None or origin == "null":
+        return origin is None
+    return urlsplit(origin).netloc == request.headers.get("host")
+
+
+@router.get("/login")
+def login_form(request: Request, next: str | None = None) -> HTMLResponse:
+    return render(request, "login.html", next=_safe_next(next), failed=False, workspace=None)
+
+
+@router.post("/login")
+async def login(request: Request) -> Response:
+    if not _same_origin(request):
+        return render_error(request, 403, "cross-site login refused")
+    body = await request.body()
+    if len(body) > 4096:
+        return render_error(request, 413, "the login form is too large")
+    form = parse_qs(body.decode("utf-8", "replace"))
+    key = (form.get("key") or [""])[0].strip()
+    target = _safe_next((form.get("next") or ["/"])[0])
+    if request.app.state.runtime.keys.authenticate(key, "read") is None:
+        return render(request, "login.html", 401, next=target, failed=True, workspace=None)
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(
+        COOKIE_NAME,
+        key,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        max_age=30 * 24 * 3600,
+        path="/",
+    )
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request) -> Response:
+    if not _same_origin(request):
+        return render_error(request, 403, "cross-site logout refused")
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(COOKIE_NAME, path="/", httponly=True, samesite="strict")
+    return response
+
+
+def _metric_cards(runtime: WorkspaceRuntime) -> tuple[list[dict], str | None]:
+    """North star and indicators with their weekly chart; a note when metrics are missing."""
+    try:
+        metrics = list_metrics(runtime)
+    except (ImportError, UserError) as exc:
+        return [], f"Metrics are not available: {exc}"
+    picked = [m for m in metrics if m.north_star] + [
+        m for m in metrics if not m.north_star and m.indicator in ("leading", "lagging")
+    ]
+    cards = []
+    for metric in picked[:9]:
+        try:
+            view = read_metric_series(runtime, metric.name, by="week")
+        except (ImportError, UserError) as exc:
+            cards.append({"metric": metric, "error": str(exc)})
+            continue
+        xs = [p.period for p in view.points if p.segment is None]
+        ys = [p.value for p in view.points if p.segment is None]
+        latest = next((y for y in reversed(ys) if y is not None), None)
+        chart = line_chart(xs, ys, title=f"{metric.label} per week")
+        cards.append({"metric": metric, "latest": latest, "chart": chart})
+    return cards, None
+
+
+@router.get("/")
+def overview(request: Request, runtime: Page) -> HTMLResponse:
+    view = read_status(runtime)
+    cards, note = _metric_cards(runtime)
+    return render(
+        request, "overview.html", active="overview", workspace=runtime.name,
+        view=view, cards=cards, metrics_note=note,
+    )  # fmt: skip
+
+
+@router.get("/metrics")
+def metrics_page(request: Request, runtime: Page) -> HTMLResponse:
+    try:
+        metrics = list_metrics(runtime)
+        note = None
+    except (ImportError, UserError) as exc:
+        metrics, note = (), f"Metrics are not available: {exc}"
+    groups = {
+        "North star": [m for m in metrics if m.north_star],
+        "Leading indicators": [m for m in metrics if not m.north_star and m.indicator == "leading"],
+        "Lagging indicators": [m for m in metrics if not m.north_star and m.indicator == "lagging"],
+        "Other metrics": [m for m in metrics if not m.north_star and m.indicator is None],
+    }
+    return render(
+        request, "metrics.html", active="metrics", workspace=runtime.name,
+        groups=groups, note=note,
+    )  # fmt: skip
+
+
+@router.get("/metrics/{name}")
+def metric_page(
+    request: Request,
+    runtime: Page,
+    name: str,
+    by: Literal["day", "week", "month"] = "day",
+    start: Annotated[date | None, Query(alias="from")] = None,
+    end: Annotated[date | None, Query(alias="to")] = None,
+    segment: Annotated[str | None, Query(max_length=200)] = None,
+) -> HTMLResponse:
+    view = read_metric_series(runtime, name, by=by, start=start, end=end, segment=segment or None)
+    charts = []
+    for key, points in list(view.by_segment().items())[:12]:
+        title = view.metric.label if key is None else f"{view.metric.label}: {key}"
+        xs, ys = [p.period for p in points], [p.value for p in points]
+        charts.append({"segment": key, "chart": line_chart(xs, ys, title=f"{title} per {by}")})
+    return render(
+        request, "metric.html", active="metrics", workspace=runtime.name,
+        view=view, charts=charts, by=by, segment=segment or "",
+    )  # fmt: skip
+
+
+def _unavailable(entry: NavEntry):
+    def page(request: Request, runtime: Page) -> HTMLResponse:
+        return render(
+            request, "unavailable.html", active=entry.slug, workspace=runtime.name, entry=entry
+        )
+
+    page.__name__ = f"{entry.slug}_page"
+    return page
+
+
+for _entry in NAV:
+    if not _entry.available:
+        router.add_api_route(_entry.path, _unavailable(_entry), methods=["GET"])

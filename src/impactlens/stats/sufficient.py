@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Self
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -70,8 +70,29 @@ def _as_vector(values: ArrayLike) -> np.ndarray:
     return array
 
 
+class _Sums:
+    """Shared by every statistic: validation, construction from rows, pooling."""
+
+    COLUMNS: ClassVar[tuple[str, ...]]
+    n: int
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "n", _check_n(self.n))
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, float]) -> Self:
+        """Build from a warehouse row keyed by the class's ``COLUMNS``."""
+        return cls(*(row[c] for c in cls.COLUMNS))
+
+    def __add__(self, other: Self) -> Self:
+        """Pool two disjoint samples (two days, or two arms for CUPED's theta)."""
+        if type(other) is not type(self):
+            return NotImplemented
+        return type(self)(*(getattr(self, c) + getattr(other, c) for c in self.COLUMNS))
+
+
 @dataclass(frozen=True)
-class MeanStatistic:
+class MeanStatistic(_Sums):
     """Moments of a per-unit metric: n, sum and sum of squares.
 
     A proportion is the mean of a 0/1 metric (then ``sum_squares == sum``); use
@@ -83,9 +104,6 @@ class MeanStatistic:
     sum_squares: float
 
     COLUMNS: ClassVar[tuple[str, ...]] = MEAN_COLUMNS
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "n", _check_n(self.n))
 
     @property
     def mean(self) -> float:
@@ -103,29 +121,15 @@ class MeanStatistic:
         x = _as_vector(values)
         return cls(n=x.size, sum=float(x.sum()), sum_squares=float(np.dot(x, x)))
 
-    @classmethod
-    def from_row(cls, row: Mapping[str, float]) -> MeanStatistic:
-        """Build from a warehouse row keyed by :data:`MEAN_COLUMNS`."""
-        return cls(*(row[c] for c in MEAN_COLUMNS))  # type: ignore[arg-type]
-
-    def __add__(self, other: MeanStatistic) -> MeanStatistic:
-        """Pool two disjoint samples (e.g. two days, or two arms for theta)."""
-        return MeanStatistic(
-            self.n + other.n, self.sum + other.sum, self.sum_squares + other.sum_squares
-        )
-
 
 @dataclass(frozen=True)
-class ProportionStatistic:
+class ProportionStatistic(_Sums):
     """Conversions out of n units; variance is the Bernoulli p(1-p), as in gbstats."""
 
     n: int
     sum: float
 
     COLUMNS: ClassVar[tuple[str, ...]] = PROPORTION_COLUMNS
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "n", _check_n(self.n))
 
     @property
     def sum_squares(self) -> float:
@@ -153,18 +157,9 @@ class ProportionStatistic:
             raise ValueError("proportion values must be 0 or 1")
         return cls(n=x.size, sum=float(x.sum()))
 
-    @classmethod
-    def from_row(cls, row: Mapping[str, float]) -> ProportionStatistic:
-        """Build from a warehouse row keyed by :data:`PROPORTION_COLUMNS`."""
-        return cls(*(row[c] for c in PROPORTION_COLUMNS))  # type: ignore[arg-type]
-
-    def __add__(self, other: ProportionStatistic) -> ProportionStatistic:
-        """Pool two disjoint samples."""
-        return ProportionStatistic(self.n + other.n, self.sum + other.sum)
-
 
 @dataclass(frozen=True)
-class RatioStatistic:
+class RatioStatistic(_Sums):
     """Per-unit numerator m and denominator d, for a ratio of means sum(m)/sum(d).
 
     Used for ratio metrics (clicks per search) and for cluster-robust analysis when
@@ -180,9 +175,6 @@ class RatioStatistic:
     m_d_sum_product: float
 
     COLUMNS: ClassVar[tuple[str, ...]] = RATIO_COLUMNS
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "n", _check_n(self.n))
 
     @property
     def numerator(self) -> MeanStatistic:
@@ -235,25 +227,9 @@ class RatioStatistic:
             m_d_sum_product=float(np.dot(m, d)),
         )
 
-    @classmethod
-    def from_row(cls, row: Mapping[str, float]) -> RatioStatistic:
-        """Build from a warehouse row keyed by :data:`RATIO_COLUMNS`."""
-        return cls(*(row[c] for c in RATIO_COLUMNS))  # type: ignore[arg-type]
-
-    def __add__(self, other: RatioStatistic) -> RatioStatistic:
-        """Pool two disjoint samples."""
-        return RatioStatistic(
-            self.n + other.n,
-            self.m_sum + other.m_sum,
-            self.m_sum_squares + other.m_sum_squares,
-            self.d_sum + other.d_sum,
-            self.d_sum_squares + other.d_sum_squares,
-            self.m_d_sum_product + other.m_d_sum_product,
-        )
-
 
 @dataclass(frozen=True)
-class RegressionAdjustedStatistic:
+class RegressionAdjustedStatistic(_Sums):
     """Post-exposure metric and its pre-exposure covariate, for CUPED.
 
     ``post_pre_sum_product`` is the sum over units of post * pre.
@@ -267,9 +243,6 @@ class RegressionAdjustedStatistic:
     post_pre_sum_product: float
 
     COLUMNS: ClassVar[tuple[str, ...]] = REGRESSION_COLUMNS
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "n", _check_n(self.n))
 
     @property
     def post(self) -> MeanStatistic:
@@ -315,22 +288,6 @@ class RegressionAdjustedStatistic:
             pre_sum=float(x.sum()),
             pre_sum_squares=float(np.dot(x, x)),
             post_pre_sum_product=float(np.dot(y, x)),
-        )
-
-    @classmethod
-    def from_row(cls, row: Mapping[str, float]) -> RegressionAdjustedStatistic:
-        """Build from a warehouse row keyed by :data:`REGRESSION_COLUMNS`."""
-        return cls(*(row[c] for c in REGRESSION_COLUMNS))  # type: ignore[arg-type]
-
-    def __add__(self, other: RegressionAdjustedStatistic) -> RegressionAdjustedStatistic:
-        """Pool two disjoint samples (theta is estimated on the pooled arms)."""
-        return RegressionAdjustedStatistic(
-            self.n + other.n,
-            self.post_sum + other.post_sum,
-            self.post_sum_squares + other.post_sum_squares,
-            self.pre_sum + other.pre_sum,
-            self.pre_sum_squares + other.pre_sum_squares,
-            self.post_pre_sum_product + other.post_pre_sum_product,
         )
 
 

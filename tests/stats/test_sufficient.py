@@ -119,6 +119,29 @@ def test_regression_adjusted_moments_match_numpy():
     assert s.mean == pytest.approx(post.mean(), rel=1e-12)
 
 
+def test_warehouse_values_are_coerced_to_float():
+    # DuckDB returns DECIMAL sums as Decimal, integer sums as int, and NULL sums for
+    # empty groups; statistics must hold plain floats either way.
+    from decimal import Decimal
+
+    s = MeanStatistic.from_row({"n": np.int64(4), "sum": Decimal("10.5"), "sum_squares": 30})
+    assert (s.n, s.sum, s.sum_squares) == (4, 10.5, 30.0)
+    assert type(s.sum) is float and type(s.n) is int
+    empty = RatioStatistic(0, None, None, None, None, None)
+    assert empty.m_sum == 0.0 and empty.variance == 0.0
+    with pytest.raises(ValueError):
+        MeanStatistic(3, None, 1.0)
+
+
+def test_pooling_other_kinds_and_refusing_mixed_kinds():
+    a = RegressionAdjustedStatistic.from_values([1.0, 2.0], [0.5, 1.0])
+    b = RegressionAdjustedStatistic.from_values([3.0], [2.0])
+    assert a + b == RegressionAdjustedStatistic.from_values([1.0, 2.0, 3.0], [0.5, 1.0, 2.0])
+    assert ProportionStatistic(10, 3) + ProportionStatistic(5, 1) == ProportionStatistic(15, 4)
+    with pytest.raises(TypeError):
+        MeanStatistic(1, 1.0, 1.0) + ProportionStatistic(1, 1)
+
+
 @pytest.mark.parametrize("bad", [-1, 2.5])
 def test_n_must_be_a_non_negative_integer(bad):
     with pytest.raises(ValueError):

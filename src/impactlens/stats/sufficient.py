@@ -77,7 +77,17 @@ class _Sums:
     n: int
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "n", _check_n(self.n))
+        n = _check_n(self.n)
+        object.__setattr__(self, "n", n)
+        # Warehouse rows bring Decimal, numpy or int sums, and NULL sums for empty
+        # groups; the arithmetic below wants plain floats.
+        for name in self.COLUMNS[1:]:
+            value = getattr(self, name)
+            if value is None and n == 0:
+                value = 0.0
+            if value is None:
+                raise ValueError(f"{name} is missing for a non-empty sample")
+            object.__setattr__(self, name, float(value))
 
     @classmethod
     def from_row(cls, row: Mapping[str, float]) -> Self:
@@ -263,6 +273,11 @@ class RegressionAdjustedStatistic(_Sums):
     def mean(self) -> float:
         """Unadjusted post mean."""
         return self.post.mean
+
+    @property
+    def variance(self) -> float:
+        """Unadjusted post variance (see :meth:`adjusted_variance`)."""
+        return self.post.variance
 
     def adjusted_mean(self, theta: float) -> float:
         """CUPED mean: post mean - theta * pre mean."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 import ibis
@@ -39,9 +39,21 @@ class SeriesGrouping:
     def bounds(self) -> tuple[datetime, datetime]:
         return self.timebase.utc_start, self.timebase.utc_end
 
-    def assign(self, rows: ir.Table) -> ir.Table:
-        rows = rows.filter(self.timebase.in_range(rows.ts))
-        return rows.mutate(period_start=self.timebase.period(rows.ts))
+    def assign(self, rows: ir.Table, *, wall_clock: bool = False) -> ir.Table:
+        """Rows in range with their ``period_start``.
+
+        ``wall_clock``: ``ts`` is already a local calendar time (revenue months), not UTC.
+        """
+        tb = self.timebase
+        if not wall_clock:
+            rows = rows.filter(tb.in_range(rows.ts))
+            return rows.mutate(period_start=tb.period(rows.ts))
+        start, end = datetime.combine(tb.start, time(0)), datetime.combine(tb.end, time(0))
+        rows = rows.filter((rows.ts >= ibis.literal(start)) & (rows.ts < ibis.literal(end)))
+        local = (
+            rows.ts.date() if tb.grain == "day" else rows.ts.truncate(tb.grain[0].upper()).date()
+        )
+        return rows.mutate(period_start=local)
 
     def local_day(self, ts: ir.TimestampValue, horizon: timedelta = timedelta(0)) -> ir.DateValue:
         tb = self.timebase
@@ -70,7 +82,7 @@ class ActorGrouping:
     def bounds(self) -> tuple[datetime, datetime]:
         return self.lo, self.hi
 
-    def assign(self, rows: ir.Table) -> ir.Table:
+    def assign(self, rows: ir.Table, *, wall_clock: bool = False) -> ir.Table:
         rows = rows.filter((rows.ts >= ibis.literal(self.lo)) & (rows.ts < ibis.literal(self.hi)))
         rows = rows.mutate(actor_id=rows[UNIT_COLUMN[self.unit]]).filter(ibis._.actor_id.notnull())
         if self.actors is None:

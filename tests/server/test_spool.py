@@ -38,8 +38,8 @@ class Store:
             return LoadOutcome(loaded=new, duplicates=len(messages) - new)
 
 
-def _read_all(spool: Spool, start: SpoolPosition = SpoolPosition(1, 0)) -> list[bytes]:
-    out, pos = [], start
+def _read_all(spool: Spool) -> list[bytes]:
+    out, pos = [], SpoolPosition(1, 0)
     while True:
         lines, nxt = spool.read(pos, 1 << 20)
         if not lines and nxt == pos:

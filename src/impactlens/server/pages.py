@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from importlib import resources
 from typing import Annotated, Any, Literal
 from urllib.parse import parse_qs, quote, urlsplit
@@ -24,7 +24,12 @@ from impactlens.server.auth import COOKIE_NAME
 from impactlens.server.charts import format_number, line_chart
 from impactlens.server.routes_api import read_runtime
 from impactlens.server.runtime import WorkspaceRuntime
-from impactlens.server.views import list_metrics, read_metric_series, read_status
+from impactlens.server.views import (
+    known_segments,
+    list_metrics,
+    read_metric_series,
+    read_status,
+)
 
 log = logging.getLogger("impactlens.server")
 router = APIRouter(include_in_schema=False)
@@ -163,7 +168,9 @@ def logout(request: Request) -> Response:
     return response
 
 
-def _metric_cards(runtime: WorkspaceRuntime) -> tuple[list[dict], str | None]:
+def _metric_cards(
+    runtime: WorkspaceRuntime, data_end: date | None
+) -> tuple[list[dict], str | None]:
     """North star and indicators with their weekly chart; a note when metrics are missing."""
     try:
         metrics = list_metrics(runtime)
@@ -172,15 +179,18 @@ def _metric_cards(runtime: WorkspaceRuntime) -> tuple[list[dict], str | None]:
     picked = [m for m in metrics if m.north_star] + [
         m for m in metrics if not m.north_star and m.indicator in ("leading", "lagging")
     ]
+    end = data_end or date.today()
     cards = []
     for metric in picked[:9]:
         try:
-            view = read_metric_series(runtime, metric.name, by="week")
+            view = read_metric_series(
+                runtime, metric.name, by="week", start=end - timedelta(weeks=26), end=end
+            )
         except (ImportError, UserError) as exc:
             cards.append({"metric": metric, "error": str(exc)})
             continue
-        xs = [p.period for p in view.points if p.segment is None]
-        ys = [p.value for p in view.points if p.segment is None]
+        xs = [p.period for p in view.points]
+        ys = [p.value for p in view.points]
         latest = next((y for y in reversed(ys) if y is not None), None)
         chart = line_chart(xs, ys, title=f"{metric.label} per week")
         cards.append({"metric": metric, "latest": latest, "chart": chart})
@@ -190,7 +200,8 @@ def _metric_cards(runtime: WorkspaceRuntime) -> tuple[list[dict], str | None]:
 @router.get("/")
 def overview(request: Request, runtime: Page) -> HTMLResponse:
     view = read_status(runtime)
-    cards, note = _metric_cards(runtime)
+    lasts = [e.last for e in view.status.entities if e.last is not None]
+    cards, note = _metric_cards(runtime, max(lasts).date() if lasts else None)
     return render(
         request, "overview.html", active="overview", workspace=runtime.name,
         view=view, cards=cards, metrics_note=note,
@@ -235,6 +246,7 @@ def metric_page(
     return render(
         request, "metric.html", active="metrics", workspace=runtime.name,
         view=view, charts=charts, by=by, segment=segment or "",
+        segments=known_segments(view.metric),
     )  # fmt: skip
 
 

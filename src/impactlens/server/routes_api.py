@@ -105,6 +105,7 @@ class MetricOut(Out):
     higher_is_better: bool
     format: str
     segments: list[str]
+    events: list[str]
 
 
 class PointOut(Out):
@@ -127,7 +128,9 @@ def _ingest_out(view: IngestView) -> IngestOut:
 
 
 def _metric_out(info: MetricInfo) -> MetricOut:
-    return MetricOut(**{**info.__dict__, "segments": list(info.segments)})
+    return MetricOut(
+        **{**info.__dict__, "segments": list(info.segments), "events": list(info.events)}
+    )
 
 
 @router.get("/status", response_model=StatusOut, openapi_extra=_SECURITY, responses=_UNAUTHORIZED)

@@ -9,10 +9,10 @@ statistics here: those live in ``service`` and ``metrics``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from impactlens.errors import NotFoundError
+from impactlens.errors import NotFoundError, UserError
 from impactlens.server.runtime import WorkspaceRuntime
 from impactlens.service.overview import Overview, workspace_overview
 from impactlens.service.status import WarehouseStatus, warehouse_status
@@ -48,6 +48,7 @@ class MetricInfo:
     higher_is_better: bool
     format: str
     segments: tuple[str, ...]
+    events: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,8 @@ def _catalog(runtime: WorkspaceRuntime) -> Any:
 
 
 def _info(metric: Any) -> MetricInfo:
+    from impactlens.metrics.spec import referenced_events
+
     return MetricInfo(
         name=metric.name,
         label=metric.label,
@@ -107,12 +110,32 @@ def _info(metric: Any) -> MetricInfo:
         higher_is_better=bool(metric.higher_is_better),
         format=metric.display_format,
         segments=tuple(metric.segments),
+        events=tuple(referenced_events(metric)),
     )
 
 
 def list_metrics(runtime: WorkspaceRuntime) -> tuple[MetricInfo, ...]:
     """The metrics of metrics.yaml, in file order."""
     return tuple(_info(m) for m in _catalog(runtime))
+
+
+# Shorthand segments every metric can be cut by (account attributes); a metric adds its own.
+COMMON_SEGMENTS = ("plan", "segment")
+DEFAULT_SPAN = {
+    "day": timedelta(days=90),
+    "week": timedelta(weeks=26),
+    "month": timedelta(days=365),
+}
+
+
+def known_segments(metric: MetricInfo) -> tuple[str, ...]:
+    return tuple(dict.fromkeys((*metric.segments, *COMMON_SEGMENTS)))
+
+
+def _data_end(warehouse: Any) -> date | None:
+    """The day after the latest dated row of any entity (the default end of a chart)."""
+    lasts = [e.last for e in warehouse_status(warehouse).entities if e.last is not None]
+    return (max(lasts).date() + timedelta(days=1)) if lasts else None
 
 
 def read_metric_series(
@@ -124,41 +147,53 @@ def read_metric_series(
     end: date | None = None,
     segment: str | None = None,
 ) -> SeriesView:
-    """One metric over time; ``segment`` must be a segment the metric declares."""
+    """One metric per day, week or month over [start, end] (inclusive days).
+
+    Without a range: the last 90 days, 26 weeks or 12 months of data. ``segment``
+    must be one of the metric's segments or a common one (``plan``, ``segment``);
+    it reaches the metrics layer as a validated field name, values as data.
+    """
     from impactlens.metrics import metric_series
 
     catalog = _catalog(runtime)
     metric = catalog.get(name)  # NotFoundError (404) names the closest metrics
-    if segment is not None and segment not in metric.segments:
-        known = ", ".join(metric.segments) or "none"
-        raise NotFoundError(f"metric {name!r} has no segment {segment!r} (segments: {known})")
-    series = runtime.read(
-        lambda wh: metric_series(
-            wh,
-            metric,
-            by=by,
-            start=start,
-            end=end,
-            segment=segment,
-            timezone=runtime.workspace.config.timezone,
-        )
-    )
-    points = tuple(_points(series))
+    info = _info(metric)
+    if segment is not None and segment not in known_segments(info):
+        known = ", ".join(known_segments(info))
+        raise NotFoundError(f"metric {name!r} has no segment {segment!r}; use one of {known}")
+    if start is not None and end is not None and end < start:
+        raise UserError(f"'to' ({end}) is before 'from' ({start})")
+
+    def query(wh: Any) -> Any:
+        stop = end + timedelta(days=1) if end else (_data_end(wh) or date.today())
+        first = start or stop - DEFAULT_SPAN[by]
+        return metric_series(
+            wh, metric, grain=by, start=first, end=stop,
+            timezone=runtime.workspace.config.timezone, segment=segment, catalog=catalog,
+        )  # fmt: skip
+
+    frame = runtime.read(query)
     return SeriesView(
-        metric=_info(metric),
-        start=start or (points[0].period if points else None),
-        end=end or (points[-1].period if points else None),
-        points=points,
+        metric=info,
+        start=frame.start,
+        end=frame.end - timedelta(days=1),
+        points=tuple(_points(frame.rows(), segment is not None)),
     )
 
 
-def _points(series: Any) -> list[Point]:
-    rows = series.to_pylist() if hasattr(series, "to_pylist") else list(series)
+def _points(rows: list[dict[str, Any]], segmented: bool) -> list[Point]:
     out = []
     for row in rows:
-        period = row["period"]
+        period = row["period_start"]
         if isinstance(period, datetime):
             period = period.date()
         value = row.get("value")
-        out.append(Point(period, None if value is None else float(value), row.get("segment")))
+        label = row.get("segment") if segmented else None
+        out.append(
+            Point(
+                period,
+                None if value is None else float(value),
+                None if label is None else str(label),
+            )
+        )
     return out

@@ -1,0 +1,228 @@
+"""Prioritisation: RICE and a five-factor ROI for backlog items, with what the user left out
+estimated from the data and marked as estimated, with its source.
+
+- RICE = reach x impact x confidence / effort_days
+- ROI  = (business_impact + user_impact + technical_sustainability)
+         / (effort_days x (1 + 0.25 x (dependencies - 1)))     (factors on 1-5)
+
+``backlog_items`` reads and validates items, ``backlog_evidence`` finds reach and
+comparable releases in the data, ``backlog_scores`` computes and ranks (pure);
+this module puts them together. docs/prioritisation.md has every rule.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+
+from impactlens.errors import UserError
+from impactlens.service.backlog_evidence import (
+    ReachEvidence,
+    comparable,
+    confidence_from,
+    data_window,
+    impact_from,
+    reach_evidence,
+    reach_hits,
+    title_words,
+)
+from impactlens.service.backlog_items import BacklogItem, add_backlog_item, read_backlog
+from impactlens.service.backlog_scores import (
+    BUSINESS_SHARE,
+    BacklogRanking,
+    RankBy,
+    RankMove,
+    ScoredItem,
+    ScoreField,
+    Weight,
+    WhatIf,
+    given,
+    rank,
+    rescore,
+    rice,
+    roi,
+    step,
+    user_from_impact,
+    what_if,
+)
+from impactlens.service.catalog import list_releases
+from impactlens.service.portfolio import MeasuredRelease, measured_releases
+from impactlens.warehouse import Warehouse
+
+
+@dataclass
+class _Context:
+    measured: list[MeasuredRelease]
+    releases: dict
+    window: tuple | None
+    unit: str
+    weight: Weight
+    efforts: list[float] = field(default_factory=list)
+
+
+def _reach(item: BacklogItem, ev: ReachEvidence | None, ctx: _Context) -> ScoreField:
+    if item.reach is not None:
+        return given(item.reach)
+    if ev is None:
+        return ScoreField(0.0, True, "no usage, ticket or comment data to estimate from")
+    sources = ", ".join(f"{n} via {s}" for s, n in sorted(ev.by_source.items())) or "none found"
+    span = f"{ctx.window[0]:%Y-%m-%d}..{ctx.window[1]:%Y-%m-%d}"
+    text = f"{ev.units} {ev.unit} used or asked for it ({sources}) in {span}"
+    if ctx.weight == "arr":
+        weighted = ev.weighted or 0.0
+        share = f"{(ev.arr_share or 0) * 100:.1f}% of ARR"
+        return ScoreField(round(weighted, 2), True, f"ARR-weighted: {text}, holding {share}")
+    return ScoreField(float(ev.units), True, text)
+
+
+def _business(item: BacklogItem, ev: ReachEvidence | None) -> ScoreField:
+    if item.business_impact is not None:
+        return given(item.business_impact)
+    if ev is not None and ev.arr_share is not None:
+        return ScoreField(
+            step(ev.arr_share, BUSINESS_SHARE),
+            True,
+            f"reach holds {ev.arr_share * 100:.1f}% of ARR",
+        )
+    if ev is not None and ev.unit_share is not None:
+        return ScoreField(
+            step(ev.unit_share, BUSINESS_SHARE),
+            True,
+            f"reach is {ev.unit_share * 100:.1f}% of {ev.unit} (no revenue data)",
+        )
+    return ScoreField(3.0, True, "neutral default: no reach or revenue data")
+
+
+def _effort(
+    item: BacklogItem, comps: list[MeasuredRelease], basis: str, ctx: _Context
+) -> ScoreField:
+    if item.effort_days is not None and item.effort_days > 0:
+        return given(item.effort_days)
+    days = [m.effort_days for m in comps if m.effort_days and m.effort_days > 0]
+    if days:
+        return ScoreField(
+            statistics.median(days), True, f"median effort of {len(days)} release(s) of {basis}"
+        )
+    if ctx.efforts:
+        return ScoreField(
+            statistics.median(ctx.efforts), True, "median effort of the other backlog items"
+        )
+    return ScoreField(None, True, "no effort given and nothing to estimate it from")
+
+
+def score_item(item: BacklogItem, ev: ReachEvidence | None, ctx: _Context) -> ScoredItem:
+    comps, basis = comparable(item.feature, item.team, ctx.measured)
+    if item.impact is not None:
+        impact = given(item.impact)
+    else:
+        found = impact_from(comps, basis)
+        impact = (
+            ScoreField(found[0], True, found[1])
+            if found
+            else ScoreField(1.0, True, f"RICE default 1 (medium): no measured release of {basis}")
+        )
+    if item.confidence is not None:
+        confidence = given(item.confidence)
+    else:
+        value, why = confidence_from(comps, basis)
+        confidence = ScoreField(value, True, why)
+    user = given(item.user_impact) if item.user_impact is not None else user_from_impact(impact)
+    sustain = (
+        given(item.sustainability)
+        if item.sustainability is not None
+        else ScoreField(3.0, True, "neutral default: not given")
+    )
+    deps = (
+        given(item.dependencies)
+        if item.dependencies is not None
+        else ScoreField(1.0, True, "default: no dependencies declared")
+    )
+    # comparable releases of the same team estimate effort even when impact came from a feature
+    effort_comps = comps or comparable(None, item.team, ctx.measured)[0]
+    return rescore(
+        ScoredItem(
+            item.item_id,
+            item.title,
+            item.team,
+            item.feature,
+            reach=_reach(item, ev, ctx),
+            impact=impact,
+            confidence=confidence,
+            effort=_effort(item, effort_comps, basis, ctx),
+            business_impact=_business(item, ev),
+            user_impact=user,
+            sustainability=sustain,
+            dependencies=deps,
+        )
+    )
+
+
+def _evidence(warehouse: Warehouse, item: BacklogItem, ctx: _Context) -> ReachEvidence | None:
+    if ctx.window is None or (item.reach is not None and item.business_impact is not None):
+        return None
+    release = ctx.releases.get(item.feature) if item.feature else None
+    flags = [f for f in (release.audience.flag if release else None, item.flag) if f]
+    if item.feature and not flags:
+        flags = sorted({item.feature, item.feature.replace("-", "_")})
+    phrases = [*(p.lower() for p in item.terms)]
+    if item.feature:
+        phrases += sorted(
+            {item.feature.lower(), item.feature.lower().replace("-", " ").replace("_", " ")}
+        )
+    elif not item.terms:
+        phrases.append(item.item_id.lower())
+    words = title_words(release.title if release else item.title)
+    hits = reach_hits(
+        warehouse, ctx.window, feature=item.feature, flags=flags, phrases=phrases, words=words
+    )
+    return reach_evidence(warehouse, hits, ctx.unit)
+
+
+def rank_backlog(
+    warehouse: Warehouse,
+    *,
+    measured: list[MeasuredRelease] | None = None,
+    weight: Weight = "accounts",
+    by: RankBy = "rice",
+    window_days: int = 90,
+) -> BacklogRanking:
+    """Score every backlog item (RICE and ROI), estimating what is missing, best first.
+
+    ``measured`` defaults to the release-impact service's verdicts.
+    """
+    if weight not in ("accounts", "arr") or by not in ("rice", "roi"):
+        raise UserError(
+            f"weight must be accounts or arr (got {weight!r}); by must be rice or roi (got {by!r})"
+        )
+    if weight == "arr" and warehouse.count("revenue") == 0:
+        raise UserError(
+            "no revenue data to weight reach by ARR; import revenue or use --weight accounts"
+        )
+    items = read_backlog(warehouse)
+    ctx = _Context(
+        measured=list(measured) if measured is not None else measured_releases(warehouse),
+        releases={r.release_id: r for r in list_releases(warehouse)},
+        window=data_window(warehouse, window_days),
+        unit="accounts" if warehouse.count("accounts") else "users",
+        weight=weight,
+        efforts=[i.effort_days for i in items if i.effort_days and i.effort_days > 0],
+    )
+    scored = [score_item(i, _evidence(warehouse, i, ctx), ctx) for i in items]
+    window = None if ctx.window is None else (ctx.window[0].isoformat(), ctx.window[1].isoformat())
+    unit = "ARR-weighted accounts" if weight == "arr" else ctx.unit
+    return BacklogRanking(rank(scored, by), by, weight, unit, window)
+
+
+__all__ = [
+    "BacklogItem",
+    "BacklogRanking",
+    "RankMove",
+    "ScoreField",
+    "ScoredItem",
+    "WhatIf",
+    "add_backlog_item",
+    "rank_backlog",
+    "rice",
+    "roi",
+    "what_if",
+]

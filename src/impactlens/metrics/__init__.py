@@ -17,6 +17,7 @@ from impactlens.metrics.catalog import MetricCatalog, known_event_names, load_me
 from impactlens.metrics.frame import MetricFrame
 from impactlens.metrics.series import (
     NO_SEGMENT,
+    default_window,
     explain_metric,
     metric_per_actor,
     metric_per_actor_expr,
@@ -33,6 +34,7 @@ __all__ = [
     "MetricBase",
     "MetricCatalog",
     "MetricFrame",
+    "default_window",
     "explain_metric",
     "known_event_names",
     "load_metrics",

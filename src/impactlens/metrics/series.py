@@ -256,9 +256,34 @@ def explain_metric(warehouse: Any, metric: MetricBase | str, **kwargs: Any) -> s
 
 __all__ = [
     "NO_SEGMENT",
+    "default_window",
     "explain_metric",
     "metric_per_actor",
     "metric_per_actor_expr",
     "metric_series",
     "metric_series_expr",
 ]
+
+
+def default_window(
+    warehouse: Any, grain: str, timezone: str, *, periods: int | None = None
+) -> tuple[date, date]:
+    """A sensible [start, end) ending with the last local day that has events.
+
+    30 days, 12 weeks or 6 months by grain (or ``periods`` of them); today when
+    the warehouse has no events yet.
+    """
+    from datetime import timedelta
+
+    from impactlens.metrics.timebase import local_date, next_period, truncate_date
+
+    last = warehouse.table("events").timestamp.max().to_pyarrow().as_py()
+    last_day = local_date(last, timezone) if last is not None else date.today()
+    end = last_day + timedelta(days=1)
+    count = periods or {"day": 30, "week": 12, "month": 6}[grain]
+    start = truncate_date(last_day, grain)
+    for _ in range(count - 1):
+        start = truncate_date(start - timedelta(days=1), grain)
+    if grain != "day":
+        end = next_period(truncate_date(last_day, grain), grain)
+    return start, end

@@ -1,0 +1,1 @@
+"""Rendering: reports and charts. Never queries; takes computed results."""

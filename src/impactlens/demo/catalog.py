@@ -160,8 +160,8 @@ PLANTED_RELEASES: tuple[PlantedRelease, ...] = (
 )
 
 ONBOARDING_BASE, ONBOARDING_LIFT = 0.50, 0.15
-TEAM_DASHBOARDS_LIFT = 0.25
-AUTOCOMPLETE_DROP = 0.10  # share of treatment users whose exposure logging is lost
+TEAM_DASHBOARDS_LIFT = 0.30
+AUTOCOMPLETE_DROP = 0.15  # share of treatment users whose exposure logging is lost
 
 PLANTED_EXPERIMENTS: tuple[PlantedExperiment, ...] = (
     PlantedExperiment(
@@ -179,7 +179,7 @@ PLANTED_EXPERIMENTS: tuple[PlantedExperiment, ...] = (
     PlantedExperiment(
         "search-autocomplete", "Search autocomplete",
         "Autocomplete raises search click-through", "search_click_through", ("error_rate",),
-        ("control", "autocomplete"), "user", 112, 139, 0.0,
+        ("control", "autocomplete"), "user", 112, 146, 0.0,
         "users who search during the window (outside the holdout)", "srm",
     ),
     PlantedExperiment(

@@ -25,7 +25,7 @@ from impactlens.demo.world import World
 
 SEARCHES_PER_SESSION = 1.6
 SEARCH_ROLE = np.array([0.9, 1.3, 0.8])
-DASHBOARDS_PER_SESSION = 1.0
+DASHBOARDS_PER_SESSION = 0.8
 DASHBOARD_ROLE = np.array([0.8, 0.9, 1.3])
 REPORTS_PER_SESSION = 0.35
 REPORT_ROLE = np.array([0.8, 1.6, 0.3])

@@ -45,9 +45,9 @@ class SizeProfile:
 
 
 SIZES: dict[str, SizeProfile] = {
-    "tiny": SizeProfile("tiny", 24, 0.35, 60, 6.0, 24, 2_000_000, 0, False),
-    "small": SizeProfile("small", 300, 1.0, 1500, 110.0, 300, 2_000_000, 0, False),
-    "large": SizeProfile("large", 15_000, 1.0, 3000, 5500.0, 250, 1_500_000, 22, True),
+    "tiny": SizeProfile("tiny", 30, 0.4, 60, 8.0, 30, 2_000_000, 0, False),
+    "small": SizeProfile("small", 300, 1.0, 500, 110.0, 300, 2_000_000, 0, False),
+    "large": SizeProfile("large", 20_000, 1.0, 3000, 6000.0, 250, 1_500_000, 22, True),
 }
 
 

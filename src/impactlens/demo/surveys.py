@@ -19,6 +19,7 @@ from impactlens.demo import properties as p
 from impactlens.demo.blocks import Block
 from impactlens.demo.company import ENGAGEMENT_SIGMA, USER_RATE_MEAN, USER_RATE_SIGMA
 from impactlens.demo.lifecycle import error_params
+from impactlens.demo.profile import DAY_MS, HOUR_MS
 from impactlens.demo.sessions import user_end_ms
 from impactlens.demo.world import World
 
@@ -80,8 +81,14 @@ def answer_surveys(world: World, idx: np.ndarray, rng: np.random.Generator) -> S
     user = np.concatenate([x[0] for x in parts])
     ts = np.concatenate([x[1] for x in parts])
     survey = np.concatenate([x[2] for x in parts])
-
     a = users.account[user]
+    # People answer in their working hours: keep the day, redraw the local time.
+    day = period.start_ms + (ts - period.start_ms) // DAY_MS * DAY_MS
+    local = (rng.normal(13, 2.5, len(ts)).clip(8, 20) * HOUR_MS).astype(np.int64)
+    snapped = day + local - accounts.tz_offset[a].astype(np.int64) * HOUR_MS
+    inside = (snapped >= begin[np.searchsorted(idx, user)]) & (snapped < end[np.searchsorted(idx, user)])
+    ts = np.where(inside, snapped, ts)
+
     z_usage = (np.log(users.rate[user] * accounts.engagement[a] / USER_RATE_MEAN)) / np.hypot(
         USER_RATE_SIGMA, ENGAGEMENT_SIGMA)
     improved = ~(accounts.holdout[a] & (ts >= tl.holdout_start))

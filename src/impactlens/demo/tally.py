@@ -14,6 +14,8 @@ import numpy as np
 
 from impactlens.demo.lifecycle import NEVER
 
+PRE_PERIOD_MS = 28 * 86_400_000  # the pre-experiment window a CUPED adjustment would use
+
 
 class Tally:
     """Mutable accumulator over batches (one slot per user)."""
@@ -23,6 +25,7 @@ class Tally:
         self.first_report = np.full(n_users, NEVER)
         self.dash_exposed = np.full(n_users, NEVER)
         self.dash_views = np.zeros(n_users, dtype=np.int64)
+        self.dash_views_before = np.zeros(n_users, dtype=np.int64)  # 28 days before the window
         self.search_exposed = np.full(n_users, NEVER)
         self.ac_searches = np.zeros(n_users, dtype=np.int64)
         self.ac_clicks = np.zeros(n_users, dtype=np.int64)
@@ -45,8 +48,11 @@ class Tally:
         np.add.at(self.ac_clicks, user[after & clicked], 1)
 
     def dashboards(self, user: np.ndarray, ts: np.ndarray) -> None:
-        after = (ts >= self.dash_exposed[user]) & (ts < self.windows["team-dashboards"][1])
+        start, end = self.windows["team-dashboards"]
+        after = (ts >= self.dash_exposed[user]) & (ts < end)
         np.add.at(self.dash_views, user[after], 1)
+        before = (ts >= start - PRE_PERIOD_MS) & (ts < start)
+        np.add.at(self.dash_views_before, user[before], 1)
 
     def reports(self, user: np.ndarray, ts: np.ndarray) -> None:
         np.minimum.at(self.first_report, user, ts)

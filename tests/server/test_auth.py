@@ -59,6 +59,7 @@ def test_every_failed_read_gets_the_same_401(served, tmp_path) -> None:
 def test_every_failed_write_gets_the_same_401(served, tmp_path) -> None:
     other = make_workspace(tmp_path / "other")
     probes = _probes(served, create_key(other, "write").key)
+    del probes["write key on read API"]
     probes["read key on ingest"] = basic(served.read_key)
     bodies = set()
     for name, headers in probes.items():

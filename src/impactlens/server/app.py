@@ -16,7 +16,6 @@ from importlib import resources
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
@@ -108,24 +107,14 @@ def _install_error_handlers(app: FastAPI) -> None:
         )
 
 
-def _openapi_with_security(app: FastAPI) -> dict[str, Any]:
-    if app.openapi_schema:
-        return app.openapi_schema
-    schema = get_openapi(
-        title=app.title,
-        version=app.version,
-        description=app.description,
-        routes=[r for r in app.routes if getattr(r, "include_in_schema", False)],
-    )
-    schema.setdefault("components", {})["securitySchemes"] = {
-        "basicAuth": {
-            "type": "http",
-            "scheme": "basic",
-            "description": "The key as the username, empty password (as Segment does).",
-        },
-        "bearerAuth": {"type": "http", "scheme": "bearer", "description": "A read key."},
+def _add_security_schemes(schema: dict[str, Any]) -> dict[str, Any]:
+    schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
+    schemes["basicAuth"] = {
+        "type": "http",
+        "scheme": "basic",
+        "description": "The key as the username, empty password (as Segment does).",
     }
-    app.openapi_schema = schema
+    schemes["bearerAuth"] = {"type": "http", "scheme": "bearer", "description": "A read key."}
     return schema
 
 
@@ -154,7 +143,8 @@ def create_app(settings: ServerSettings) -> FastAPI:
         openapi_url="/openapi.json",
     )
     app.state.settings = settings
-    app.openapi = lambda: _openapi_with_security(app)  # type: ignore[method-assign]
+    default_openapi = app.openapi
+    app.openapi = lambda: _add_security_schemes(default_openapi())  # type: ignore[method-assign]
     _install_error_handlers(app)
     app.include_router(routes_ingest.router)
     app.include_router(routes_api.router)

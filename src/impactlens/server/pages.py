@@ -88,7 +88,7 @@ def _fmt_value(value: float | None, fmt: str) -> str:
 _templates.filters["metric_value"] = _fmt_value
 
 
-def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     runtime = getattr(request.app.state, "runtime", None)
     context.setdefault("active", "")
     html = _templates.get_template(template).render(
@@ -96,7 +96,7 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
         open_access=bool(runtime and runtime.settings.open_access),
         **context,
     )
-    return HTMLResponse(html, status_code=status)
+    return HTMLResponse(html, status_code=status_code)
 
 
 def render_error(request: Request, status: int, message: str) -> HTMLResponse:

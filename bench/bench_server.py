@@ -60,8 +60,14 @@ def batch_body(request_id: str) -> bytes:
         n = hash((request_id, i)) & 0xFFFFFF
         events.append(
             _EVENT.format(
-                event=_EVENTS[n % 4], user=n % 5000, mid=f"{request_id}-{i}", day=1 + n % 28,
-                hour=n % 24, minute=n % 60, seats=n % 50, account=n % 400,
+                event=_EVENTS[n % 4],
+                user=n % 5000,
+                mid=f"{request_id}-{i}",
+                day=1 + n % 28,
+                hour=n % 24,
+                minute=n % 60,
+                seats=n % 50,
+                account=n % 400,
             )  # fmt: skip
         )
     return ('{"batch":[' + ",".join(events) + "]}").encode()
@@ -133,7 +139,8 @@ def run_load(url: str, key: str, tag: str, seconds: float, during=None):
 def start_server(workspace: Path, port: int, log: Path) -> subprocess.Popen:
     cmd = [sys.executable, "-c", "from impactlens.cli import main; main()", "serve",
            "--workspace", str(workspace), "--port", str(port), "--log-level", "warning"]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdout=log.open("ab"), stderr=subprocess.STDOUT)
+    with log.open("ab") as out:  # the child keeps its own copy of the descriptor
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:

@@ -76,9 +76,16 @@ def trial_blocks(world: World, accounts_idx: np.ndarray, rng: np.random.Generato
                      life.churn_ms[lost] - rng.integers(DAY_MS, 3 * DAY_MS, len(lost))]
     plan_all = np.r_[acc.plan[conv], acc.plan[lost]]
     amount = np.round(life.seats[conv, 0] * PRICE_PER_SEAT[acc.plan[conv]], 2)
-    started = Block("Checkout Started", start_ts, np.r_[conv_admin, lost_admin],
-                    p.objects([("plan", p.choices(PLANS, plan_all))], np.zeros(len(start_ts), np.int8)))
+    starter = np.r_[conv_admin, lost_admin]
+    started = Block("Checkout Started", start_ts, starter,
+                    p.objects([("plan", p.choices(PLANS, plan_all))], _flags(world, starter, start_ts)))
     completed = Block("Checkout Completed", done_ts, conv_admin, p.objects(
         [("plan", p.choices(PLANS, acc.plan[conv])), ("amount", p.numbers(amount))],
-        np.zeros(len(conv), np.int8)))
+        _flags(world, conv_admin, done_ts)))
     return [started, completed]
+
+
+def _flags(world: World, user: np.ndarray, ts: np.ndarray) -> np.ndarray:
+    hold = world.accounts.holdout[world.users.account[user]]
+    tl = world.timeline
+    return p.flag_state(ts, hold, world.users.search_v2[user], tl.holdout_start, tl.ship["search-v2"])

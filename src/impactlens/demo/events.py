@@ -13,6 +13,8 @@ to. Per-session rates at a glance (before account and user multipliers):
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from impactlens.demo import catalog as c
@@ -22,6 +24,8 @@ from impactlens.demo.lifecycle import error_params
 from impactlens.demo.sessions import Sessions
 from impactlens.demo.tally import Tally
 from impactlens.demo.world import World
+
+Flags = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 SEARCHES_PER_SESSION = 1.6
 SEARCH_ROLE = np.array([0.9, 1.3, 0.8])
@@ -47,11 +51,14 @@ def session_events(world: World, s: Sessions, rng: np.random.Generator, tally: T
     role = users.role[u]
     hold = accounts.holdout[a]
     improved = ~(hold & (s.ts >= tl.holdout_start))
-    flags = p.flag_state(s.ts, hold, users.search_v2[u], tl.holdout_start, tl.ship["search-v2"])
     n = s.n
 
+    def flags(idx: np.ndarray, ts: np.ndarray) -> np.ndarray:
+        """Flag state of events of sessions ``idx`` at their own time ``ts``."""
+        return p.flag_state(ts, hold[idx], users.search_v2[u[idx]], tl.holdout_start, tl.ship["search-v2"])
+
     def at(event: str, idx: np.ndarray, ts: np.ndarray, fields: list) -> Block:
-        return Block(event, ts, u[idx], p.objects(fields, flags[idx]))
+        return Block(event, ts, u[idx], p.objects(fields, flags(idx, ts)))
 
     def later(idx: np.ndarray, lo: int, hi: int) -> np.ndarray:
         return s.ts[idx] + rng.integers(lo, hi, len(idx))
@@ -66,8 +73,8 @@ def session_events(world: World, s: Sessions, rng: np.random.Generator, tally: T
 
     # Search and click-through; search_v2 users get faster results and more clicks.
     si = np.repeat(np.arange(n), rng.poisson(SEARCHES_PER_SESSION * SEARCH_ROLE[role]))
-    v2 = flags[si] == p.SEARCH_V2_ON
     search_ts = later(si, 5 * SECOND, 15 * MINUTE)
+    v2 = flags(si, search_ts) == p.SEARCH_V2_ON
     latency = rng.lognormal(np.log(np.where(v2, LATENCY_V2_MEDIAN_MS, LATENCY_MEDIAN_MS)), 0.45)
     blocks.append(at("Search Performed", si, search_ts, [
         ("query_length", p.numbers(rng.poisson(11, len(si)).clip(1, 60) )),
@@ -103,7 +110,7 @@ def session_events(world: World, s: Sessions, rng: np.random.Generator, tally: T
 
 
 def _reports(world: World, s: Sessions, u: np.ndarray, role: np.ndarray, improved: np.ndarray,
-             flags: np.ndarray, rng: np.random.Generator, tally: Tally) -> Block:
+             flags: Flags, rng: np.random.Generator, tally: Tally) -> Block:
     """Report Created, with week-one activation decided per signup (activation_7d)."""
     tl, users = world.timeline, world.users
     templates = improved & (s.ts >= tl.ship["report-templates"])
@@ -125,11 +132,11 @@ def _reports(world: World, s: Sessions, u: np.ndarray, role: np.ndarray, improve
     template = templates[idx] & (rng.random(len(idx)) < 0.3)
     tally.reports(u[idx], ts)
     return Block("Report Created", ts, u[idx],
-                 p.objects([("source", p.choices(("blank", "template"), template.astype(np.int8)))], flags[idx]))
+                 p.objects([("source", p.choices(("blank", "template"), template.astype(np.int8)))], flags(idx, ts)))
 
 
 def _exports_and_errors(world: World, s: Sessions, u: np.ndarray, a: np.ndarray, improved: np.ndarray,
-                        flags: np.ndarray, rng: np.random.Generator) -> list[Block]:
+                        flags: Flags, rng: np.random.Generator) -> list[Block]:
     users, accounts, tl = world.users, world.accounts, world.timeline
     factor = accounts.error_factor[a]
     p_fail, kappa = error_params(improved, s.ts, tl.ship)
@@ -140,26 +147,26 @@ def _exports_and_errors(world: World, s: Sessions, u: np.ndarray, a: np.ndarray,
     fi, fail_ts = ei[failed], export_ts[failed] + rng.integers(20, 90, int(failed.sum())) * SECOND
     fmt_json = p.choices(FORMATS, fmt)
     blocks = [
-        Block("Report Exported", export_ts, u[ei], p.objects([("format", fmt_json)], flags[ei])),
+        Block("Report Exported", export_ts, u[ei], p.objects([("format", fmt_json)], flags(ei, export_ts))),
         Block("Export Failed", fail_ts, u[fi], p.objects(
-            [("format", fmt_json.filter(failed)), ("reason", '"timeout"')], flags[fi])),
-        Block("Error Shown", fail_ts + 500, u[fi], p.objects([("code", '"E_EXPORT_TIMEOUT"')], flags[fi])),
+            [("format", fmt_json.filter(failed)), ("reason", '"timeout"')], flags(fi, fail_ts))),
+        Block("Error Shown", fail_ts + 500, u[fi], p.objects([("code", '"E_EXPORT_TIMEOUT"')], flags(fi, fail_ts + 500))),
     ]
-    base_rate = c.KAPPA * factor * users.export_rate[u]
-    oi = np.repeat(np.arange(s.n), rng.poisson(base_rate))
-    code = rng.choice(3, len(oi), p=[0.5, 0.3, 0.2])
-    blocks.append(Block("Error Shown", s.ts[oi] + rng.integers(5 * SECOND, 20 * MINUTE, len(oi)), u[oi],
-                        p.objects([("code", p.choices(OTHER_ERROR_CODES, code))], flags[oi])))
-    bi = np.repeat(np.arange(s.n), rng.poisson((kappa - c.KAPPA) * factor * users.export_rate[u]))
-    blocks.append(Block("Error Shown", s.ts[bi] + rng.integers(5 * SECOND, 20 * MINUTE, len(bi)), u[bi],
-                        p.objects([("code", '"E_BULK_ACTION"')], flags[bi])))
+    for code_json, rate in (
+        (None, c.KAPPA * factor * users.export_rate[u]),
+        ('"E_BULK_ACTION"', (kappa - c.KAPPA) * factor * users.export_rate[u]),
+    ):
+        oi = np.repeat(np.arange(s.n), rng.poisson(rate))
+        ts = s.ts[oi] + rng.integers(5 * SECOND, 20 * MINUTE, len(oi))
+        code = code_json or p.choices(OTHER_ERROR_CODES, rng.choice(3, len(oi), p=[0.5, 0.3, 0.2]))
+        blocks.append(Block("Error Shown", ts, u[oi], p.objects([("code", code)], flags(oi, ts))))
     return blocks
 
 
 STEPS = ("create_workspace", "connect_data", "build_report", "invite_teammate", "share_dashboard")
 
 
-def _onboarding(world: World, s: Sessions, new: np.ndarray, flags: np.ndarray,
+def _onboarding(world: World, s: Sessions, new: np.ndarray, flags: Flags,
                 rng: np.random.Generator) -> Block:
     """Onboarding steps in a signup's first days; the checklist arm completes more."""
     asg = world.assign
@@ -170,4 +177,4 @@ def _onboarding(world: World, s: Sessions, new: np.ndarray, flags: np.ndarray,
     when = s.ts[new][:, None] + np.cumsum(gaps, axis=1)
     row, step = np.nonzero(done)
     return Block("Onboarding Step Completed", when[row, step], who[row], p.objects(
-        [("step", p.choices(STEPS, step)), ("step_index", p.numbers(step + 1))], flags[new[row]]))
+        [("step", p.choices(STEPS, step)), ("step_index", p.numbers(step + 1))], flags(new[row], when[row, step])))

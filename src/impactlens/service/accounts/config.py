@@ -110,6 +110,8 @@ class HealthConfig(_Strict):
     """``health:`` in impactlens.yaml."""
 
     window_weeks: int = Field(4, ge=1, le=26)
+    # A week is scored only when the available components carry this share of the weight.
+    min_coverage: float = Field(0.5, ge=0, le=1)
     components: Components = Field(default_factory=Components)
     thresholds: Thresholds = Field(default_factory=Thresholds)
     # Events that are not product usage (reserved names are always excluded too).
@@ -164,3 +166,14 @@ def load_health_config(
 def load_churn_config(raw: dict[str, Any] | None = None, *, file: str | None = None) -> ChurnConfig:
     """Validate the ``churn:`` mapping; every problem is reported at once."""
     return _load(ChurnConfig, raw, "churn", file)
+
+
+def configs_from_workspace(workspace: Any) -> tuple[HealthConfig, ChurnConfig]:
+    """The health and churn settings of a loaded ``Workspace`` (validated, with defaults)."""
+    from impactlens.config import CONFIG_FILE
+
+    file = str(workspace.root / CONFIG_FILE)
+    return (
+        load_health_config(workspace.config.health, file=file),
+        load_churn_config(workspace.config.churn, file=file),
+    )

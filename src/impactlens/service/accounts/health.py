@@ -16,7 +16,8 @@ Each component maps the account's weekly aggregates to a 0-100 sub-score
 
 score = sum(w_i * s_i) / sum(w_i) over the components that are available (a
 component is n/a when its inputs are missing); contribution_i = w_i * s_i /
-sum(w_i), so the contributions add up to the score.
+sum(w_i), so the contributions add up to the score. A week whose available
+components carry less than ``min_coverage`` of the total weight is not scored.
 """
 
 from __future__ import annotations
@@ -245,8 +246,9 @@ def score_health(panel: AccountPanel, config: HealthConfig | None = None) -> Hea
         ok = ~np.isnan(subs[name])
         num += np.where(ok, weights[name] * subs[name], 0.0)
         den += np.where(ok, weights[name], 0.0)
+    enough = (den > 0) & (den >= config.min_coverage * sum(weights.values()) - 1e-12)
     with np.errstate(divide="ignore", invalid="ignore"):
-        scores = np.where((den > 0) & panel.alive, num / den, np.nan)
+        scores = np.where(enough & panel.alive, num / den, np.nan)
     return HealthReport(config=config, panel=panel, scores=scores, sub_scores=subs)
 
 

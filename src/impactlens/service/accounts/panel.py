@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import cached_property
 
 import ibis
 import ibis.expr.types as ir
@@ -84,7 +85,7 @@ class AccountPanel:
     def week_starts(self) -> list[date]:
         return [week_start(self.first_week + i) for i in range(self.n_weeks)]
 
-    @property
+    @cached_property
     def alive(self) -> np.ndarray:
         """(A, W): the account exists at the end of the week and has not churned."""
         weeks = self.first_week + np.arange(self.n_weeks)

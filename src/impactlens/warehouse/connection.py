@@ -42,11 +42,19 @@ class EngineWrites:
 
     dialect: str
     transactional: bool
+    # Settings applied for the duration of a bulk import (``Warehouse.bulk_session``).
+    bulk_settings: tuple[tuple[str, str], ...] = ()
 
 
 # The one place where engines differ for writes. Reads never branch on engine.
 ENGINE_WRITES: dict[str, EngineWrites] = {
-    "duckdb": EngineWrites(dialect="duckdb", transactional=True),
+    # Insertion order of imported rows means nothing (queries order explicitly);
+    # letting DuckDB drop it makes a bulk INSERT ... SELECT parallel.
+    "duckdb": EngineWrites(
+        dialect="duckdb",
+        transactional=True,
+        bulk_settings=(("preserve_insertion_order", "false"),),
+    ),
     "pyspark": EngineWrites(dialect="spark", transactional=False),
     "clickhouse": EngineWrites(dialect="clickhouse", transactional=False),
 }
@@ -234,6 +242,82 @@ class Warehouse:
     def execute_statement(self, statement: sge.Expression) -> None:
         """Run a statement built with sqlglot from our own identifiers (no user data)."""
         self._raw(statement.sql(self._writes.dialect))
+
+    # -- bulk paths (used by the importer) ----------------------------------------
+    @contextlib.contextmanager
+    def arrow_view(self, data: pa.Table) -> Iterator[str]:
+        """Expose an Arrow table to SQL under a fresh name for the block.
+
+        DuckDB scans the Arrow buffers in place; other engines get a temporary
+        table. This is how user data reaches the engine: never inside SQL text.
+        """
+        name = f"_il_arrow_{uuid.uuid4().hex[:12]}"
+        if self.engine == "duckdb":
+            self.backend.con.register(name, data)
+            try:
+                yield name
+            finally:
+                self.backend.con.unregister(name)
+            return
+        self.backend.create_table(name, data, temp=True)
+        try:
+            yield name
+        finally:
+            self.backend.drop_table(name, force=True)
+
+    def query_arrow(self, statement: sge.Expression) -> pa.Table:
+        """Run a statement built with sqlglot from our own identifiers; return its rows.
+
+        An INSERT/UPDATE/DELETE returns DuckDB's one-row count table.
+        """
+        sql = statement.sql(self._writes.dialect)
+        try:
+            if self.engine == "duckdb":
+                return self.backend.con.execute(sql).to_arrow_table()
+            return self.backend.sql(sql).to_pyarrow()
+        except Exception as exc:
+            raise InternalError(f"warehouse statement failed: {exc}") from exc
+
+    @contextlib.contextmanager
+    def bulk_session(self) -> Iterator[None]:
+        """Apply the engine's bulk-import settings for the block, then restore them."""
+        settings = self._writes.bulk_settings
+        if not settings:
+            yield
+            return
+        con = self.backend.con
+        saved = [
+            (name, con.execute("SELECT current_setting(?)", [name]).fetchone()[0])
+            for name, _ in settings
+        ]
+        for name, value in settings:
+            self.execute_statement(
+                sge.Set(
+                    expressions=[
+                        sge.SetItem(
+                            this=sge.EQ(
+                                this=sge.to_identifier(name), expression=sge.Literal.string(value)
+                            )
+                        )
+                    ]
+                )
+            )
+        try:
+            yield
+        finally:
+            for name, value in saved:
+                self.execute_statement(
+                    sge.Set(
+                        expressions=[
+                            sge.SetItem(
+                                this=sge.EQ(
+                                    this=sge.to_identifier(name),
+                                    expression=sge.Literal.string(str(value)),
+                                )
+                            )
+                        ]
+                    )
+                )
 
     def _raw(self, sql: str) -> None:
         try:

@@ -1,0 +1,210 @@
+"""The contract's rules for Segment messages, applied to a whole batch at once.
+
+Each rule is a boolean mask over the batch (pyarrow.compute); Python only
+loops over the rows a rule rejects, to word the reason. Every rule is
+checked, so a message with two problems reports both.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from impactlens.ingest.segment import (
+    EVENT_TYPES,
+    ID_TYPES,
+    TYPES,
+    RawMessages,
+    absent,
+    canonical_hash,
+    filled,
+    is_one_of,
+    val,
+    wrong_type,
+)
+from impactlens.ingest.values import TIMESTAMP_HINT, TS_TYPE, parse_timestamp_array
+
+STAGED_EVENT = pa.schema(
+    [
+        ("_seq", pa.int64()),
+        ("_line", pa.int64()),
+        ("message_id", pa.string()),
+        ("timestamp", TS_TYPE),
+        ("type", pa.string()),
+        ("event", pa.string()),
+        ("user_id", pa.string()),
+        ("anonymous_id", pa.string()),
+        ("account_id", pa.string()),
+        ("properties", pa.string()),
+    ]
+)
+
+
+class RowProblem(NamedTuple):
+    """A rejected row: ``seq`` orders it in its file, ``line`` is what the user sees."""
+
+    seq: int
+    line: int
+    field: str | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class CheckedMessages:
+    """A validated batch: event rows ready to stage, identify/group rows, problems."""
+
+    events: pa.Table  # STAGED_EVENT
+    people: tuple[int, ...]  # row indices of valid identify/group messages
+    problems: tuple[RowProblem, ...]
+    rejected: int  # rows with at least one problem
+    by_type: Counter[str]
+
+
+def _quote(value: Any) -> str:
+    text = str(value)
+    return repr(text if len(text) <= 60 else text[:57] + "...")
+
+
+def check_messages(raw: RawMessages) -> CheckedMessages:
+    """Apply every message rule to ``raw``; see docs/data-contract.md for the list."""
+    t = raw.table
+    ok = pc.fill_null(t.column("ok"), False)
+    obj = pc.and_(ok, pc.fill_null(pc.equal(t.column("root"), "OBJECT"), False))
+    type_absent = absent(t, "type")
+    kind = pc.if_else(type_absent, pa.scalar("track"), val(t, "type"))
+    typed = pc.or_(type_absent, is_one_of(t, "type", ["VARCHAR"]))
+    known = pc.and_(typed, pc.fill_null(pc.is_in(kind, pa.array(TYPES)), False))
+    is_kind = {k: pc.and_(known, pc.fill_null(pc.equal(kind, k), False)) for k in TYPES}
+
+    ts_string = is_one_of(t, "timestamp", ["VARCHAR"])
+    ts_text = pc.if_else(ts_string, val(t, "timestamp"), pa.scalar(None, pa.string()))
+    timestamps = parse_timestamp_array(ts_text.combine_chunks())
+
+    problems: list[RowProblem] = []
+    bad = pc.invert(obj)
+    seqs, lines = t.column("_seq"), t.column("_line")
+
+    def rule(
+        mask: Any, field: str | None, reason: str | Callable[[int], str], *, on_obj: bool = True
+    ) -> None:
+        nonlocal bad
+        mask = pc.fill_null(pc.and_(obj, mask) if on_obj else mask, False)
+        if not pc.any(mask).as_py():
+            return
+        bad = pc.or_(bad, mask)
+        for i in pc.indices_nonzero(mask).to_pylist():
+            text = reason(i) if callable(reason) else reason
+            problems.append(RowProblem(seqs[i].as_py(), lines[i].as_py(), field, text))
+
+    detail, root = t.column("detail"), t.column("root")
+
+    def invalid_json(i: int) -> str:
+        why = detail[i].as_py()
+        if why is None:
+            from impactlens.ingest.segment import invalid_json_detail
+
+            why = invalid_json_detail(raw.source[i])
+        return f"invalid JSON: {why}"
+
+    rule(pc.invert(ok), None, invalid_json, on_obj=False)
+    rule(
+        pc.and_(ok, pc.invert(obj)),
+        None,
+        lambda i: f"not an object (a JSON {str(root[i].as_py()).lower()})",
+        on_obj=False,
+    )
+    rule(pc.invert(typed), "type", "type must be a string")
+    rule(pc.and_(typed, pc.invert(known)), "type",
+         lambda i: f"unknown type {_quote(kind[i].as_py())} (expected {', '.join(TYPES)})")  # fmt: skip
+    for field in ("userId", "anonymousId", "messageId", "context.groupId", "groupId"):
+        rule(wrong_type(t, field, ID_TYPES), field, f"{field} must be a string")
+    for field in ("properties", "context", "traits"):
+        rule(wrong_type(t, field, ["OBJECT"]), field, f"{field} must be an object")
+    who = pc.or_(filled(t, "userId"), filled(t, "anonymousId"))
+    rule(pc.invert(who), "userId", "no userId or anonymousId")
+    rule(absent(t, "timestamp"), "timestamp", "missing timestamp")
+    rule(
+        wrong_type(t, "timestamp", ["VARCHAR"]), "timestamp", "timestamp must be an ISO-8601 string"
+    )
+    rule(pc.and_(ts_string, pc.is_null(timestamps)), "timestamp",
+         lambda i: f"unparseable timestamp {_quote(ts_text[i].as_py())} ({TIMESTAMP_HINT})")  # fmt: skip
+    rule(pc.and_(is_kind["track"], absent(t, "event")), "event", "track without event")
+    rule(
+        pc.and_(is_kind["track"], wrong_type(t, "event", ["VARCHAR"])),
+        "event",
+        "event must be a string",
+    )
+    rule(
+        pc.and_(is_kind["track"], pc.fill_null(pc.equal(val(t, "event"), ""), False)),
+        "event",
+        "track without event",
+    )
+    rule(wrong_type(t, "name", ["VARCHAR"]), "name", "name must be a string")
+    rule(
+        pc.and_(is_kind["identify"], pc.invert(filled(t, "userId"))),
+        "userId",
+        "identify without userId",
+    )
+    rule(
+        pc.and_(is_kind["group"], pc.invert(filled(t, "groupId"))),
+        "groupId",
+        "group without groupId",
+    )
+
+    valid = pc.invert(bad)
+    rejected = t.num_rows - pc.sum(valid).as_py() if t.num_rows else 0
+    by_type = Counter(pc.filter(kind, valid).to_pylist()) if t.num_rows else Counter()
+    people_mask = pc.and_(valid, pc.or_(is_kind["identify"], is_kind["group"]))
+    people = tuple(pc.indices_nonzero(people_mask).to_pylist())
+    events = _event_rows(
+        raw, kind, timestamps, pc.and_(valid, pc.is_in(kind, pa.array(EVENT_TYPES)))
+    )
+    problems.sort()
+    return CheckedMessages(events, people, tuple(problems), rejected, by_type)
+
+
+def _event_rows(raw: RawMessages, kind: Any, timestamps: pa.Array, keep: Any) -> pa.Table:
+    """The staged-event layout of the valid track/page/screen rows."""
+    t = raw.table
+    null = pa.scalar(None, pa.string())
+
+    def text_if(mask: Any, name: str) -> Any:
+        return pc.if_else(mask, val(t, name), null)
+
+    page_name = pc.if_else(filled(t, "name", ["VARCHAR"]), val(t, "name"), pa.scalar("Page Viewed"))
+    screen_name = pc.if_else(
+        filled(t, "name", ["VARCHAR"]), val(t, "name"), pa.scalar("Screen Viewed")
+    )
+    event = pc.case_when(
+        pc.make_struct(pc.equal(kind, "page"), pc.equal(kind, "screen")),
+        page_name,
+        screen_name,
+        val(t, "event"),
+    )
+    message_id = text_if(filled(t, "messageId"), "messageId")
+    columns = {
+        "_seq": t.column("_seq"),
+        "_line": t.column("_line"),
+        "message_id": message_id,
+        "timestamp": timestamps,
+        "type": kind,
+        "event": event,
+        "user_id": text_if(filled(t, "userId"), "userId"),
+        "anonymous_id": text_if(filled(t, "anonymousId"), "anonymousId"),
+        "account_id": text_if(filled(t, "context.groupId"), "context.groupId"),
+        "properties": text_if(is_one_of(t, "properties", ["OBJECT"]), "properties"),
+    }
+    table = pa.table({k: columns[k] for k in STAGED_EVENT.names}).cast(STAGED_EVENT)
+    missing = pc.and_(keep, pc.is_null(message_id))
+    if pc.any(missing).as_py():
+        # Rare in real data (Segment always sets messageId): hash these rows in Python.
+        ids = table.column("message_id").to_pylist()
+        for i in pc.indices_nonzero(missing).to_pylist():
+            ids[i] = canonical_hash(raw.message(i))
+        table = table.set_column(2, "message_id", pa.array(ids, pa.string()))
+    return table.filter(keep)

@@ -112,19 +112,24 @@ def backlog_wh():
         ),
     )  # fmt: skip
     add_backlog_item(
-        wh, item_id="search-filters", title="Search filters", team="discovery",
-        effort_days=10, feature="search-v2",
-    )  # fmt: skip
-    add_backlog_item(
         wh, item_id="bulk-export", title="Bulk export to CSV", team="reporting", effort_days=5,
         impact=2, confidence=0.5, business_impact=4, technical_sustainability=2,
         dependencies=["auth-revamp"],
     )  # fmt: skip
-    add_backlog_item(
-        wh, item_id="sso", title="Single sign-on", team="platform", effort_days=20,
-        reach=500, impact=3, confidence=1.0,
+    # The rest as the importer stores backlog.yaml: contract columns, extra keys in attributes.
+    wh.write(
+        "backlog",
+        _table(
+            [
+                {"item_id": "search-filters", "title": "Search filters", "team": "discovery",
+                 "effort_days": 10.0, "feature": "search-v2"},
+                {"item_id": "sso", "title": "Single sign-on", "team": "platform",
+                 "effort_days": 20.0, "reach": 500.0, "impact": 3.0, "confidence": 1.0},
+                {"item_id": "dark-mode", "title": "Dark mode", "team": "growth", "effort_days": 4.0,
+                 "attributes": "{}"},
+            ]
+        ),
     )  # fmt: skip
-    add_backlog_item(wh, item_id="dark-mode", title="Dark mode", team="growth", effort_days=4)
     yield wh
     wh.close()
 

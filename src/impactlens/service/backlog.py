@@ -17,11 +17,13 @@ from dataclasses import dataclass, field
 
 from impactlens.errors import UserError
 from impactlens.service.backlog_evidence import (
+    Population,
     ReachEvidence,
     comparable,
     confidence_from,
     data_window,
     impact_from,
+    population,
     reach_evidence,
     reach_hits,
     title_words,
@@ -55,7 +57,7 @@ class _Context:
     measured: list[MeasuredRelease]
     releases: dict
     window: tuple | None
-    unit: str
+    population: Population
     weight: Weight
     efforts: list[float] = field(default_factory=list)
 
@@ -175,7 +177,7 @@ def _evidence(warehouse: Warehouse, item: BacklogItem, ctx: _Context) -> ReachEv
     hits = reach_hits(
         warehouse, ctx.window, feature=item.feature, flags=flags, phrases=phrases, words=words
     )
-    return reach_evidence(warehouse, hits, ctx.unit)
+    return reach_evidence(hits, ctx.population)
 
 
 def rank_backlog(
@@ -203,14 +205,32 @@ def rank_backlog(
         measured=list(measured) if measured is not None else measured_releases(warehouse),
         releases={r.release_id: r for r in list_releases(warehouse)},
         window=data_window(warehouse, window_days),
-        unit="accounts" if warehouse.count("accounts") else "users",
+        population=population(warehouse),
         weight=weight,
         efforts=[i.effort_days for i in items if i.effort_days and i.effort_days > 0],
     )
     scored = [score_item(i, _evidence(warehouse, i, ctx), ctx) for i in items]
     window = None if ctx.window is None else (ctx.window[0].isoformat(), ctx.window[1].isoformat())
-    unit = "ARR-weighted accounts" if weight == "arr" else ctx.unit
+    unit = "ARR-weighted accounts" if weight == "arr" else ctx.population.unit
     return BacklogRanking(rank(scored, by), by, weight, unit, window)
+
+
+def what_if_backlog(
+    warehouse: Warehouse,
+    item_id: str,
+    *,
+    measured: list[MeasuredRelease] | None = None,
+    weight: Weight = "accounts",
+    by: RankBy = "rice",
+    window_days: int = 90,
+    **changes: float | None,
+) -> WhatIf:
+    """Rank the backlog, then show how ``changes`` (reach, impact, confidence, effort) move
+    ``item_id``. Nothing is written."""
+    ranking = rank_backlog(
+        warehouse, measured=measured, weight=weight, by=by, window_days=window_days
+    )
+    return what_if(ranking, item_id, **changes)
 
 
 __all__ = [
@@ -225,4 +245,5 @@ __all__ = [
     "rice",
     "roi",
     "what_if",
+    "what_if_backlog",
 ]

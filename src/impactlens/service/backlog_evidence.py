@@ -183,30 +183,56 @@ def arr_by_account(warehouse: Warehouse) -> ir.Table:
     return month.group_by("account_id").agg(arr=(month.mrr * 12).sum())
 
 
-def reach_evidence(warehouse: Warehouse, hits: ir.Table, unit: str) -> ReachEvidence:
-    """Count the distinct units in ``hits`` per source and overall, with their ARR."""
-    key = "account_id" if unit == "accounts" else "user_id"
+@dataclass(frozen=True)
+class Population:
+    """Who reach is counted among: the unit, how many there are, and their ARR."""
+
+    unit: str  # "accounts" | "users"
+    total_units: int
+    arr: dict[str, float]  # paying account -> ARR
+
+    @property
+    def total_arr(self) -> float:
+        return sum(self.arr.values())
+
+    @property
+    def mean_arr(self) -> float | None:
+        return self.total_arr / len(self.arr) if self.arr else None
+
+
+def population(warehouse: Warehouse) -> Population:
+    """Accounts (with their ARR) when the workspace has accounts, else users."""
+    accounts = warehouse.count("accounts")
+    if not accounts:
+        return Population("users", warehouse.count("users"), {})
+    arrs = arr_by_account(warehouse)
+    rows = arrs.filter(arrs.arr > 0).to_pyarrow().to_pylist()
+    return Population("accounts", accounts, {r["account_id"]: float(r["arr"]) for r in rows})
+
+
+def reach_evidence(hits: ir.Table, pop: Population) -> ReachEvidence:
+    """Count the distinct units in ``hits`` per source and overall, with their ARR.
+
+    One query returns the distinct (source, unit) pairs; a reach set is at most
+    every account, so it is counted in Python.
+    """
+    key = "account_id" if pop.unit == "accounts" else "user_id"
     hits = hits.filter(hits[key].notnull())
-    per_source = hits.group_by("source").agg(n=hits[key].nunique()).to_pyarrow().to_pylist()
-    units = int(hits[key].nunique().to_pyarrow().as_py() or 0)
-    total_units = warehouse.count("accounts" if unit == "accounts" else "users")
+    pairs = hits.select("source", unit=hits[key]).distinct().to_pyarrow().to_pylist()
+    reached = {p["unit"] for p in pairs}
+    by_source: dict[str, int] = {}
+    for p in pairs:
+        by_source[p["source"]] = by_source.get(p["source"], 0) + 1
     arr = arr_share = weighted = None
-    if unit == "accounts":
-        arrs = arr_by_account(warehouse)
-        paying = arrs.filter(arrs.arr > 0)
-        totals = paying.aggregate(total=paying.arr.sum(), mean=paying.arr.mean(), n=paying.count())
-        t = totals.to_pyarrow().to_pylist()[0]
-        if t["n"]:
-            reached = hits.select(account_id=hits.account_id).distinct()
-            j = reached.join(arrs, "account_id")
-            arr = float(j.arr.sum().to_pyarrow().as_py() or 0.0)
-            arr_share, weighted = arr / t["total"], arr / t["mean"]
+    if pop.arr:
+        arr = sum(pop.arr.get(a, 0.0) for a in reached)
+        arr_share, weighted = arr / pop.total_arr, arr / (pop.mean_arr or 1.0)
     return ReachEvidence(
-        units=units,
-        unit=unit,
-        by_source={r["source"]: int(r["n"]) for r in per_source},
+        units=len(reached),
+        unit=pop.unit,
+        by_source=by_source,
         arr=arr,
         arr_share=arr_share,
-        unit_share=units / total_units if total_units else None,
+        unit_share=len(reached) / pop.total_units if pop.total_units else None,
         weighted=weighted,
     )

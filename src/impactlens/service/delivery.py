@@ -38,7 +38,7 @@ from impactlens.service.delivery_facts import (
     incident_facts,
     release_delivery,
 )
-from impactlens.service.portfolio import MeasuredRelease
+from impactlens.service.portfolio import MeasuredRelease, measured_releases
 from impactlens.warehouse import Warehouse
 
 GroupBy = Literal["service", "team"]
@@ -187,7 +187,24 @@ def delivery_report(
     """
     if by not in (None, "service", "team"):
         raise UserError(f"cannot group delivery metrics by {by!r}; use service or team")
-    d, i = deploy_facts(warehouse), incident_facts(warehouse)
+    # Materialise the joined facts once (a temporary table in the warehouse): every
+    # aggregate below then compiles against a plain table instead of the joins.
+    with (
+        deploy_facts(warehouse).cache() as deploys,
+        incident_facts(warehouse, deploys).cache() as incidents,
+    ):
+        return _report(deploys, incidents, by, start, end, service, team)
+
+
+def _report(
+    d: ir.Table,
+    i: ir.Table,
+    by: GroupBy | None,
+    start: datetime | None,
+    end: datetime | None,
+    service: str | None,
+    team: str | None,
+) -> DeliveryReport:
     for column, value in (("service", service), ("team", team)):
         if value is not None:
             d, i = d.filter(d[column] == value), i.filter(i[column] == value)
@@ -254,7 +271,7 @@ class TeamView:
 
 def team_view(
     warehouse: Warehouse,
-    measured: list[MeasuredRelease],
+    measured: list[MeasuredRelease] | None = None,
     *,
     start: datetime | None = None,
     end: datetime | None = None,
@@ -262,8 +279,11 @@ def team_view(
     """Per team: deploys, lead time, CFR, restore time beside its measured verdicts and wins.
 
     Teams come from both sides, so a team that deploys a lot but measures
-    nothing shows up with ``measured = 0``.
+    nothing shows up with ``measured = 0``. ``measured`` defaults to the
+    release-impact service's verdicts.
     """
+    if measured is None:
+        measured = measured_releases(warehouse)
     dora = {g.group: g for g in delivery_report(warehouse, by="team", start=start, end=end).groups}
     outcomes: dict[str | None, list[MeasuredRelease]] = {}
     for m in measured:

@@ -52,10 +52,14 @@ def deploy_facts(warehouse: Warehouse) -> ir.Table:
     )
 
 
-def incident_facts(warehouse: Warehouse) -> ir.Table:
-    """Incidents with the service/team they belong to and their restore time (s)."""
+def incident_facts(warehouse: Warehouse, deploys: ir.Table | None = None) -> ir.Table:
+    """Incidents with the service/team they belong to and their restore time (s).
+
+    ``deploys`` is ``deploy_facts(warehouse)`` when the caller has it already.
+    """
     inc = warehouse.table("incidents")
-    d = deploy_facts(warehouse).select(_did="deploy_id", _service="service", _dteam="team")
+    d = deploys if deploys is not None else deploy_facts(warehouse)
+    d = d.select(_did="deploy_id", _service="service", _dteam="team")
     rel = warehouse.table("releases").select(_rid=ibis._.release_id, _rteam=ibis._.team)
     j = inc.left_join(d, inc.deploy_id == d._did).left_join(rel, inc.release_id == rel._rid)
     restore = j.resolved_at.epoch_seconds() - j.started_at.epoch_seconds()
@@ -132,7 +136,7 @@ def release_delivery(warehouse: Warehouse, release_id: str) -> ReleaseDelivery:
     d = deploy_facts(warehouse)
     deploys = d.filter(d.release_id == release_id).order_by("deployed_at").to_pyarrow().to_pylist()
     ids = [r["deploy_id"] for r in deploys]
-    i = incident_facts(warehouse)
+    i = incident_facts(warehouse, d)
     linked = i.release_id == release_id
     if ids:
         linked = linked | i.deploy_id.isin(ids)

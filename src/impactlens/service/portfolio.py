@@ -262,3 +262,8 @@ def measured_releases(warehouse: object) -> list[MeasuredRelease]:
         return []
     provider = getattr(service, "measured_releases", None)
     return list(provider(warehouse)) if provider is not None else []
+
+
+def workspace_portfolio(warehouse: object, *, min_effect: float = DEFAULT_MIN_EFFECT) -> Portfolio:
+    """The portfolio of every measured release in the workspace."""
+    return portfolio(measured_releases(warehouse), min_effect=min_effect)

@@ -19,6 +19,7 @@ from functools import cached_property
 import ibis
 import ibis.expr.types as ir
 import numpy as np
+import pyarrow as pa
 
 from impactlens.service.accounts.config import HealthConfig
 from impactlens.warehouse import Warehouse
@@ -262,7 +263,9 @@ def _breadth(ev, features, window, shape, pos, first) -> np.ndarray:
     if not features or shape[1] == 0:
         return np.zeros(shape)
     used = ev.filter(ev.event.isin(list(features))).select("account_id", "week", "event").distinct()
-    spread = used.cross_join(ibis.memtable({"k": np.arange(window, dtype=np.int64)}))
+    spread = used.cross_join(
+        ibis.memtable(pa.table({"k": pa.array(np.arange(window), pa.int64())}))
+    )
     spread = spread.mutate(week=spread.week + spread.k)
     rows = _rows(spread.group_by("account_id", "week").agg(n=spread.event.nunique()))
     # A count spread into weeks before the panel must not pile up in column 0.

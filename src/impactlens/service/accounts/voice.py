@@ -21,6 +21,7 @@ from typing import Literal
 
 import ibis
 import ibis.expr.types as ir
+import pyarrow as pa
 from scipy import stats
 
 from impactlens.errors import UserError
@@ -118,7 +119,7 @@ def only_accounts(table: ir.Table, accounts: list[str] | None) -> ir.Table:
     """Rows of ``table`` whose account is in ``accounts`` (a semi-join, not a long IN list)."""
     if accounts is None:
         return table
-    keep = ibis.memtable({"account_id": list(accounts)}, schema={"account_id": "string"})
+    keep = ibis.memtable(pa.table({"account_id": pa.array(list(accounts), pa.string())}))
     return table.semi_join(keep, "account_id")
 
 

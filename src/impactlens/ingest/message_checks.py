@@ -164,7 +164,7 @@ def check_messages(raw: RawMessages) -> CheckedMessages:
     events = _event_rows(
         raw, kind, timestamps, pc.and_(valid, pc.is_in(kind, pa.array(EVENT_TYPES)))
     )
-    problems.sort()
+    problems.sort(key=lambda p: p.seq)
     return CheckedMessages(events, people, tuple(problems), rejected, by_type)
 
 

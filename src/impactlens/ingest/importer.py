@@ -1,0 +1,265 @@
+"""``import_path``: import a contract file or a folder of them, one transaction per file.
+
+Each file is imported in ONE transaction together with its row in
+``_impactlens_imports``: a crash, a kill or Ctrl-C mid-file leaves nothing of
+that file behind, and files imported before it stay imported.
+
+``on_error``: ``skip`` loads the valid rows and reports every rejected one;
+``fail`` loads nothing of a file with any problem. ``None`` means the
+per-entity default: ``skip`` for events, ``fail`` for everything else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+import pyarrow as pa
+import sqlglot as sg
+import sqlglot.expressions as sge
+
+from impactlens.config import ReservedEvents
+from impactlens.errors import Problem, UserError
+from impactlens.ingest.discovery import FileTask, discover
+from impactlens.ingest.event_load import EventLoad
+from impactlens.ingest.flat_events import check_flat, header_problems
+from impactlens.ingest.message_checks import RowProblem
+from impactlens.ingest.ndjson import extract_lines
+from impactlens.ingest.reference_load import load_reference
+from impactlens.ingest.report import FileReport, ImportReport
+from impactlens.ingest.segment import extract_dicts
+from impactlens.ingest.sources import (
+    SourceError,
+    csv_line_numbers,
+    iter_csv_batches,
+    iter_line_chunks,
+    iter_parquet_batches,
+    load_json_entries,
+    read_csv_header,
+)
+from impactlens.warehouse import Warehouse
+from impactlens.warehouse.schema import IMPORTS_TABLE, META_TABLES
+
+OnError = Literal["skip", "fail"]
+Progress = Callable[[str, int, int | None], None]
+
+# A file with more problems than this lists the first ones and counts the rest.
+MAX_LISTED_PROBLEMS = 10_000
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class _Abandon(Exception):
+    """Raised inside a file's transaction to roll it back (``on_error=fail``)."""
+
+    def __init__(self, outcome: object) -> None:
+        self.outcome = outcome
+
+
+class _Hasher(threading.Thread):
+    """sha256 of the file, computed beside the import (hashlib releases the GIL)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(daemon=True, name="impactlens-sha256")
+        self.path, self.digest = path, ""
+
+    def run(self) -> None:
+        with open(self.path, "rb") as f:
+            self.digest = hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def import_path(
+    warehouse: Warehouse,
+    path: Path,
+    *,
+    on_error: OnError | None = None,
+    reserved: ReservedEvents | None = None,
+    progress: Progress | None = None,
+) -> ImportReport:
+    """Import ``path`` (a contract file or a folder) into ``warehouse``.
+
+    >>> report = import_path(wh, Path("data/"))  # doctest: +SKIP
+    >>> report.ok, report.rows_loaded  # doctest: +SKIP
+    (True, 1234)
+    """
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"{path} does not exist")
+    if on_error not in (None, "skip", "fail"):
+        raise UserError(f"on_error must be skip or fail, not {on_error!r}")
+    reserved = reserved or ReservedEvents()
+    tasks = discover(path)
+    reports = []
+    for task in tasks:
+        if task.problem:
+            status = "failed" if path.is_file() or task.entity else "skipped"
+            problem = Problem(task.problem, file=str(task.path))
+            reports.append(
+                FileReport(
+                    str(task.path), task.entity, task.form, rejections=(problem,), status=status
+                )
+            )  # type: ignore[arg-type]
+            continue
+        reports.append(
+            import_file(warehouse, task, on_error=on_error, reserved=reserved, progress=progress)
+        )
+    return ImportReport(str(path), tuple(reports))
+
+
+def import_file(
+    warehouse: Warehouse,
+    task: FileTask,
+    *,
+    on_error: OnError | None,
+    reserved: ReservedEvents,
+    progress: Progress | None,
+) -> FileReport:
+    """Import one recognised file in one transaction; see the module doc."""
+    mode = on_error or ("skip" if task.entity == "events" else "fail")
+    total = task.path.stat().st_size
+    label = f"{task.path.name}: importing"
+
+    def tick(done: int) -> None:
+        if progress is not None:
+            progress(label, min(done, total), total)
+
+    tick(0)
+    hasher = _Hasher(task.path)
+    hasher.start()
+    started = utc_now()
+    failed = False
+    try:
+        with warehouse.bulk_session(), warehouse.transaction():
+            outcome = _load(warehouse, task, reserved, started, mode, tick)
+            if mode == "fail" and outcome.problems:
+                raise _Abandon(outcome)
+            hasher.join()
+            _log_import(warehouse, task, hasher.digest, outcome, started)
+    except _Abandon as abandoned:
+        outcome, failed = abandoned.outcome, True  # type: ignore[assignment]
+    except SourceError as exc:
+        hasher.join()
+        problem = Problem(exc.reason, file=str(task.path), line=exc.line, field=exc.field)
+        return FileReport(
+            str(task.path),
+            task.entity,
+            task.label,
+            rejections=(problem,),
+            status="failed",
+            sha256=hasher.digest,
+        )
+    hasher.join()
+    tick(total)
+    problems = _problems(task, outcome.problems)
+    return FileReport(
+        file=str(task.path),
+        entity=task.entity,
+        form=task.label,
+        rows_read=outcome.read,
+        rows_loaded=0 if failed else outcome.loaded,
+        rows_duplicate=0 if failed else outcome.duplicate,
+        rows_rejected=outcome.rejected,
+        rejections=problems,
+        status="failed" if failed else "loaded",
+        messages=dict(getattr(outcome, "by_type", {}) or {}),
+        sha256=hasher.digest,
+    )
+
+
+def _load(warehouse: Warehouse, task: FileTask, reserved: ReservedEvents, stamp: datetime,
+          mode: OnError, tick: Callable[[int], None]):  # fmt: skip
+    if task.entity != "events":
+        return load_reference(
+            warehouse, task, stamp, stop_writing_on_problem=mode == "fail", tick=tick
+        )
+    load = EventLoad(warehouse, reserved, stamp)
+    seq = 0
+    if task.form == "ndjson":
+        for chunk in iter_line_chunks(task, tick):
+            load.add_messages(extract_lines(warehouse, chunk, seq))
+            seq += len(chunk.lines)
+    elif task.form == "json":
+        entries = load_json_entries(task)
+        for start in range(0, len(entries), 50_000):
+            part = entries[start : start + 50_000]
+            load.add_messages(extract_dicts(part, seq, range(start + 1, start + 1 + len(part))))
+            seq += len(part)
+    else:
+        if task.form == "csv":
+            names = [h.strip() for h in read_csv_header(task)]
+            batches = iter_csv_batches(task, tick)
+        else:
+            batches = iter_parquet_batches(task, tick)
+            names = None
+        for batch in batches:
+            if names is None:
+                names = batch.schema.names
+            missing = header_problems(names)
+            if missing:
+                raise SourceError("; ".join(missing), line=1 if task.form == "csv" else None)
+            load.add_flat(check_flat(warehouse, batch, seq, seq), batch.num_rows)
+            seq += batch.num_rows
+    return load.finish(write=not (mode == "fail" and load.problems))
+
+
+def _problems(task: FileTask, found: tuple[RowProblem, ...]) -> tuple[Problem, ...]:
+    """Problems with the line a user sees; flat forms store the 0-based data row until here."""
+    listed = found[:MAX_LISTED_PROBLEMS]
+    lines: dict[int, int] = {}
+    if task.entity == "events" and task.form == "csv":
+        lines = csv_line_numbers(task, {p.line for p in listed})
+    elif task.entity == "events" and task.form == "parquet":
+        lines = {p.line: p.line + 1 for p in listed}
+    out = [
+        Problem(p.reason, file=str(task.path), line=lines.get(p.line, p.line), field=p.field)
+        for p in listed
+    ]
+    if len(found) > len(listed):
+        out.append(
+            Problem(
+                f"... and {len(found) - len(listed)} more problems not listed", file=str(task.path)
+            )
+        )
+    return tuple(out)
+
+
+def _log_import(
+    warehouse: Warehouse, task: FileTask, digest: str, outcome, started: datetime
+) -> None:  # type: ignore[no-untyped-def]
+    columns = META_TABLES[IMPORTS_TABLE]
+    row = {
+        "import_id": uuid.uuid4().hex,
+        "file": str(task.path.resolve()),
+        "entity": task.entity,
+        "sha256": digest,
+        "rows_read": outcome.read,
+        "rows_loaded": outcome.loaded,
+        "rows_rejected": outcome.rejected,
+        "started_at": started,
+        "finished_at": utc_now(),
+    }
+    log_row(warehouse, {k: row[k] for k in columns})
+
+
+def log_row(warehouse: Warehouse, row: dict[str, object]) -> None:
+    """Append one row to ``_impactlens_imports`` (inside the caller's transaction)."""
+    import ibis
+
+    schema = ibis.schema(META_TABLES[IMPORTS_TABLE]).to_pyarrow()
+    data = pa.Table.from_pylist([row], schema=schema)
+    with warehouse.arrow_view(data) as view:
+        names = [sg.column(c, quoted=True) for c in schema.names]
+        warehouse.execute_statement(
+            sge.insert(
+                sg.select(*names).from_(view),
+                sg.table(IMPORTS_TABLE, quoted=True),
+                columns=[sg.to_identifier(c, quoted=True) for c in schema.names],
+            )  # fmt: skip
+        )

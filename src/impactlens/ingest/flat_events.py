@@ -22,10 +22,10 @@ import pyarrow.compute as pc
 import sqlglot
 import sqlglot.expressions as sge
 
+from impactlens.ingest.compute import run
 from impactlens.ingest.message_checks import RowProblem
 from impactlens.ingest.segment import EVENT_TYPES, TYPES
 from impactlens.ingest.values import TIMESTAMP_HINT, parse_timestamp_array
-from impactlens.warehouse import Warehouse
 
 TEXT_COLUMNS = ("message_id", "type", "event", "user_id", "anonymous_id", "account_id")
 KNOWN = (*TEXT_COLUMNS, "timestamp", "properties")
@@ -73,9 +73,7 @@ _PROPS_CHECK = sqlglot.parse_one(
 )
 
 
-def check_flat(
-    warehouse: Warehouse, batch: pa.RecordBatch, first_seq: int, first_row: int
-) -> FlatBatch:
+def check_flat(batch: pa.RecordBatch, first_seq: int, first_row: int) -> FlatBatch:
     """Check one batch; ``_line`` is the 0-based data row (CSV maps it to a line later)."""
     n = batch.num_rows
     t = pa.Table.from_batches([batch])
@@ -135,8 +133,7 @@ def check_flat(
     is_track = pc.equal(kind, "track")
     rule(pc.and_(is_track, pc.is_null(cols["event"])), "event", "track without event")
     if pa.types.is_string(props.type):
-        with warehouse.arrow_view(pa.table({"_seq": seqs, "properties": props})) as view:
-            found = warehouse.query_arrow(sge.replace_tables(_PROPS_CHECK, {"_batch": view}))
+        found = run(_PROPS_CHECK, _batch=pa.table({"_seq": seqs, "properties": props}))
         if found.num_rows:
             rule(
                 pc.is_in(seqs, found.column("_seq")),

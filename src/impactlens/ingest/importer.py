@@ -183,7 +183,7 @@ def _load(warehouse: Warehouse, task: FileTask, reserved: ReservedEvents, stamp:
     seq = 0
     if task.form == "ndjson":
         for chunk in iter_line_chunks(task, tick):
-            load.add_messages(extract_lines(warehouse, chunk, seq))
+            load.add_messages(extract_lines(chunk, seq))
             seq += len(chunk.lines)
     elif task.form == "json":
         entries = load_json_entries(task)
@@ -204,7 +204,7 @@ def _load(warehouse: Warehouse, task: FileTask, reserved: ReservedEvents, stamp:
             missing = header_problems(names)
             if missing:
                 raise SourceError("; ".join(missing), line=1 if task.form == "csv" else None)
-            load.add_flat(check_flat(warehouse, batch, seq, seq), batch.num_rows)
+            load.add_flat(check_flat(batch, seq, seq), batch.num_rows)
             seq += batch.num_rows
     return load.finish(write=not (mode == "fail" and load.problems))
 

@@ -20,10 +20,9 @@ import pyarrow.compute as pc
 import sqlglot
 import sqlglot.expressions as sge
 
-from impactlens.errors import InternalError
+from impactlens.ingest.compute import ComputeError, run
 from impactlens.ingest.segment import FIELDS, RawMessages
 from impactlens.ingest.sources import LineChunk
-from impactlens.warehouse import Warehouse
 
 _PATHS = sge.Array(expressions=[sge.Literal.string(path) for _, path in FIELDS])
 
@@ -80,7 +79,7 @@ def _as_text(lines: pa.Array) -> tuple[pa.Array, pa.Array]:
     return pa.array(texts, pa.large_string()), pa.array(details, pa.string())
 
 
-def extract_lines(warehouse: Warehouse, chunk: LineChunk, first_seq: int) -> RawMessages:
+def extract_lines(chunk: LineChunk, first_seq: int) -> RawMessages:
     """Extract the message fields of every line of ``chunk``."""
     text, detail = _as_text(chunk.lines)
     n = len(text)
@@ -92,16 +91,14 @@ def extract_lines(warehouse: Warehouse, chunk: LineChunk, first_seq: int) -> Raw
             "_detail": detail,
         }
     )
-    with warehouse.arrow_view(data) as name:
-        fast = None if pc.any(pc.is_valid(detail)).as_py() else _FAST
-        result = None
-        if fast is not None:
-            try:
-                result = warehouse.query_arrow(sge.replace_tables(fast, {"_chunk": name}))
-            except InternalError:
-                result = None  # some line is not JSON: read the chunk again, checked
-        if result is None:
-            result = warehouse.query_arrow(sge.replace_tables(_CHECKED, {"_chunk": name}))
+    result = None
+    if not pc.any(pc.is_valid(detail)).as_py():
+        try:
+            result = run(_FAST, _chunk=data)
+        except ComputeError:
+            result = None  # some line is not JSON: read the chunk again, checked
+    if result is None:
+        result = run(_CHECKED, _chunk=data)
     if result.num_rows != n or not _in_order(result):
         result = result.sort_by("_seq")
     columns: dict[str, Any] = {

@@ -9,7 +9,15 @@ import pyarrow as pa
 import pytest
 
 from impactlens.errors import UserError, ValidationError
-from impactlens.service.backlog import add_backlog_item, rank_backlog, rice, roi, what_if
+from impactlens.service.backlog import (
+    BacklogItem,
+    add_backlog_item,
+    item_links,
+    rank_backlog,
+    rice,
+    roi,
+    what_if,
+)
 from impactlens.service.backlog_evidence import impact_from_effect
 from impactlens.service.portfolio import MeasuredRelease
 from impactlens.warehouse import Warehouse
@@ -73,21 +81,23 @@ def backlog_wh():
             ]
         ),
     )  # fmt: skip
-    events = [  # latest event 1 May 12:00 -> the 90-day window starts 31 Jan 12:00
-        ("e1", D(4, 20), "u1", "a1", _flag(True)),
-        ("e2", D(4, 21), "u2", "a2", _flag(True)),
-        ("e3", D(4, 21), "u3", "a2", _flag(False)),
-        ("e4", D(1, 5), "u4", "a3", _flag(True)),  # before the window
-        ("e5", D(4, 25), "u5", "a4", json.dumps({"feature": "search-v2"})),
-        ("e6", D(5, 1), "u6", "a5", "{}"),
+    # Latest event on 1 May -> the 90-day window is [1 Feb, 2 May).
+    events = [
+        ("e1", D(4, 20), "Used", "u1", "a1", _flag(True)),
+        ("e2", D(4, 21), "Used", "u2", "a2", _flag(True)),
+        ("e3", D(4, 21), "Used", "u3", "a2", _flag(False)),
+        ("e4", D(1, 5), "Used", "u4", "a3", _flag(True)),  # before the window
+        ("e5", D(4, 25), "Used", "u5", "a4", json.dumps({"feature": "search-v2"})),
+        ("e6", D(5, 1), "Used", "u6", "a5", "{}"),
+        ("e7", D(4, 28), "Search Performed", "u8", "a3", "{}"),  # its name has "search"
     ]
     wh.write(
         "events",
         _table(
             [
-                {"message_id": m, "timestamp": t, "event": "Used", "user_id": u,
+                {"message_id": m, "timestamp": t, "event": e, "user_id": u,
                  "actor_id": u, "account_id": a, "properties": p}
-                for m, t, u, a, p in events
+                for m, t, e, u, a, p in events
             ]
         ),
     )  # fmt: skip
@@ -95,19 +105,21 @@ def backlog_wh():
         "tickets",
         _table(
             [
-                {"ticket_id": "t1", "created_at": D(4, 10), "account_id": "a3", "feature": "search-v2"},
-                {"ticket_id": "t2", "created_at": D(4, 11), "account_id": "a5", "tags": '["bulk-export"]'},
+                {"ticket_id": "t1", "created_at": D(4, 10), "account_id": "a3", "user_id": "u7",
+                 "feature": "search-v2"},
+                {"ticket_id": "t2", "created_at": D(4, 11), "account_id": "a5", "user_id": "u6",
+                 "tags": '["bulk-export"]'},
                 {"ticket_id": "t3", "created_at": D(4, 12), "account_id": "a1",
-                 "attributes": '{"subject": "Please add CSV export in bulk"}'},
+                 "user_id": "u1", "attributes": '{"subject": "Please add CSV export in bulk"}'},
                 {"ticket_id": "t4", "created_at": D(4, 13), "account_id": "a2",
-                 "attributes": '{"subject": "export is slow"}'},
+                 "user_id": "u3", "attributes": '{"subject": "export is slow"}'},
             ]
         ),
     )  # fmt: skip
     wh.write(
         "surveys",
         _table(
-            [{"response_id": "s1", "responded_at": D(4, 14), "account_id": "a4",
+            [{"response_id": "s1", "responded_at": D(4, 14), "account_id": "a4", "user_id": "u5",
               "survey": "nps", "score": 9.0, "comment": "Would love a BULK export"}]
         ),
     )  # fmt: skip
@@ -169,16 +181,16 @@ def test_ranking_by_rice(ranking) -> None:
     assert [(i.item_id, i.rank) for i in ranking.items] == [
         ("sso", 1), ("bulk-export", 2), ("search-filters", 3), ("dark-mode", 4),
     ]  # fmt: skip
-    assert ranking.reach_unit == "accounts"
-    assert ranking.window == ("2026-01-31T12:00:00", "2026-05-01T12:00:00")
+    assert ranking.reach_unit == "users"
+    assert ranking.window == ("2026-02-01T00:00:00", "2026-05-02T00:00:00")
 
 
 def test_estimates_from_usage_tickets_and_measured_releases(ranking) -> None:
     item = ranking.get("search-filters")
-    # Reach: flag search_v2 on for a1 a2, feature property a4 (a3's flagged event is too old),
-    # ticket t1 of a3 names the feature -> 4 accounts.
-    assert (item.reach.value, item.reach.estimated) == (4.0, True)
-    assert "3 via usage" in item.reach.source and "1 via tickets" in item.reach.source
+    # Reach (users): flag search_v2 on for u1 u2, feature property u5, event name with
+    # "search" u8 (u4's flagged event is too old; u3's flag is off); ticket t1 of u7 -> 5.
+    assert (item.reach.value, item.reach.estimated) == (5.0, True)
+    assert item.reach.source.startswith("5 users used or asked for it (4 via usage, 1 via tickets)")
     # Impact: comparables share the feature area (search-v2 itself, and search-autocomplete
     # of feature "search"): median(+8%, +2%) = +5% -> 1 (medium).
     assert (item.impact.value, item.impact.estimated) == (1.0, True)
@@ -186,7 +198,7 @@ def test_estimates_from_usage_tickets_and_measured_releases(ranking) -> None:
     # Confidence: 2 comparables, 1 interval excluding zero -> 0.8.
     assert item.confidence.value == 0.8 and "2 measured release(s)" in item.confidence.source
     assert (item.effort.value, item.effort.estimated) == (10.0, False)
-    assert item.rice == pytest.approx(4 * 1 * 0.8 / 10)
+    assert item.rice == pytest.approx(5 * 1 * 0.8 / 10)
     # Five factors: reach holds 21000 / 24000 = 87.5% of ARR -> 5; user impact from impact 1 -> 3.
     assert item.business_impact.value == 5.0 and "87.5% of ARR" in item.business_impact.source
     assert (item.user_impact.value, item.sustainability.value, item.dependencies.value) == (3, 3, 1)
@@ -197,7 +209,7 @@ def test_estimates_from_usage_tickets_and_measured_releases(ranking) -> None:
 def test_requests_by_text_and_given_factors(ranking) -> None:
     item = ranking.get("bulk-export")
     # No feature: t2's tag names the id (a5), t3 names 2 title words (a1), the survey
-    # comment s1 names 2 (a4); t4 names only "export" -> 3 accounts.
+    # comment s1 names 2 (a4); t4 names only "export" -> 3 users (and accounts).
     assert item.reach.value == 3.0 and "2 via tickets" in item.reach.source
     assert "1 via comments" in item.reach.source
     assert not item.impact.estimated and item.impact.source == "given"
@@ -208,26 +220,38 @@ def test_requests_by_text_and_given_factors(ranking) -> None:
 
 def test_team_comparables_and_empty_reach(ranking) -> None:
     item = ranking.get("dark-mode")
-    assert item.reach.value == 0.0 and "0 accounts" in item.reach.source
+    assert item.reach.value == 0.0 and "0 users" in item.reach.source
+    # Nothing names it, so the business impact is neutral rather than "no one's ARR".
+    assert (
+        item.business_impact.value == 3.0 and "nothing in the data" in item.business_impact.source
+    )
+    assert item.roi == pytest.approx((3 + 5 + 3) / 4)
     # Team growth measured onboarding-v1 at +20% [+10%, +30%] -> impact 3, confidence 0.8.
     assert (item.impact.value, item.confidence.value) == (3.0, 0.8)
     assert "team growth" in item.impact.source
     sso = ranking.get("sso")
-    assert sso.business_impact.value == 1.0 and "0.0% of ARR" in sso.business_impact.source
-    assert sso.roi == pytest.approx(0.45)
+    assert sso.business_impact.value == 3.0
+    assert sso.roi == pytest.approx((3 + 5 + 3) / 20)
 
 
 def test_explain_has_one_line_per_factor(ranking) -> None:
     lines = ranking.get("search-filters").explain()
     assert len(lines) == 8
-    assert lines[0].startswith("reach: 4 (estimated: 4 accounts used or asked for it")
+    assert lines[0].startswith("reach: 5 (estimated: 5 users used or asked for it")
     assert lines[3] == "effort: 10 (given: given)"
     payload = ranking.to_dict()
     first = payload["items"][0]
     assert first["reach"] == {"value": 500.0, "estimated": False, "source": "given"}
 
 
-def test_arr_weighting(backlog_wh) -> None:
+def test_account_and_arr_weighting(backlog_wh) -> None:
+    by_account = rank_backlog(backlog_wh, measured=MEASURED, weight="accounts")
+    item = by_account.get("search-filters")
+    # a1 a2 (flag), a4 (feature property), a3 (search event and ticket t1) -> 4 accounts.
+    assert item.reach.value == 4.0
+    assert item.reach.source.startswith(
+        "4 accounts used or asked for it (4 via usage, 1 via tickets)"
+    )
     weighted = rank_backlog(backlog_wh, measured=MEASURED, weight="arr")
     item = weighted.get("search-filters")
     # a1 12000 + a2 6000 + a3 3000 + a4 0 = 21000 ARR / mean 6000 = 3.5 account-equivalents.
@@ -237,6 +261,7 @@ def test_arr_weighting(backlog_wh) -> None:
 
 def test_what_if_moves_the_ranking(ranking) -> None:
     # search-filters at reach 500: 500 * 1 * 0.8 / 10 = 40 < 75 (sso) -> from 3rd to 2nd.
+    assert ranking.get("search-filters").rank == 3
     move = what_if(ranking, "search-filters", reach=500)
     assert (move.old_rank, move.new_rank) == (3, 2)
     assert move.after.rice == pytest.approx(40.0)
@@ -254,6 +279,23 @@ def test_what_if_moves_the_ranking(ranking) -> None:
         what_if(ranking, "sso", confidence=80)
     with pytest.raises(UserError):
         what_if(ranking, "nope", reach=1)
+
+
+def test_item_links() -> None:
+    templates = BacklogItem("t", "Share templates", "reporting", 8.0, feature="report-templates")
+    links = item_links(templates, {})
+    # No release known: the feature id is taken as flag names and phrases; its words name events.
+    assert links.flags == ("report-templates", "report_templates")
+    assert links.event_words == ("report", "template", "templates")
+    assert links.phrases == ("report templates", "report-templates")
+    assert links.words == ("share", "templates")
+    chosen = BacklogItem(
+        "t", "T", None, 1.0, feature="report-templates", reach_events=("Report Created",)
+    )
+    assert item_links(chosen, {}).events == ("Report Created",)
+    assert item_links(chosen, {}).event_words == ()  # the user's events replace the guess
+    bare = item_links(BacklogItem("dark-mode", "Dark mode", None, 1.0), {})
+    assert (bare.feature, bare.flags, bare.phrases) == (None, (), ("dark-mode",))
 
 
 def test_missing_effort_is_estimated(warehouse) -> None:

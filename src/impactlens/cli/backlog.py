@@ -39,10 +39,19 @@ app.add_typer(backlog_app, name="backlog")
 
 ByOption = Annotated[str, typer.Option("--by", help="Rank by rice or roi.")]
 WeightOption = Annotated[
-    str, typer.Option("--weight", help="Reach as accounts, or weighted by ARR (arr).")
+    str,
+    typer.Option(
+        "--weight", help="Count reach in users, accounts, or accounts weighted by ARR (arr)."
+    ),
 ]
 WindowOption = Annotated[
     int, typer.Option("--window-days", help="Days of data reach is read from.")
+]
+AsOfOption = Annotated[
+    datetime | None,
+    typer.Option(
+        "--as-of", help="End of the reach window (default: end of the last day with data)."
+    ),
 ]
 
 
@@ -56,6 +65,7 @@ def backlog(
     by: ByOption = "rice",
     weight: WeightOption = "accounts",
     window_days: WindowOption = 90,
+    as_of: AsOfOption = None,
     workspace: WorkspaceOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -64,7 +74,7 @@ def backlog(
         return
     wh = open_workspace(workspace).connect()
     try:
-        ranking = rank_backlog(wh, weight=weight, by=by, window_days=window_days)  # type: ignore[arg-type]
+        ranking = rank_backlog(wh, weight=weight, by=by, window_days=window_days, as_of=as_of)  # type: ignore[arg-type]
     finally:
         wh.close()
     if as_json:
@@ -78,17 +88,18 @@ def render_ranking(ranking: BacklogRanking) -> None:
         console.print("The backlog is empty: import backlog.yaml or run `impactlens backlog add`.")
         return
     table = Table(title=f"Backlog by {ranking.by.upper()}", title_justify="left")
-    for col in ("#", "item", "team", "RICE", "ROI", "estimated"):
+    for col in ("#", "item", "team", "RICE", "ROI", "estimated (R I C E | ROI)"):
         table.add_column(col, justify="right" if col in ("#", "RICE", "ROI") else "left")
     for i in ranking.items:
-        guessed = [n for n, f in i.factors().items() if f.estimated]
+        # one mark per factor: "e" estimated, "." given -- the lines below say from what
+        marks = ["e" if f.estimated else "." for f in i.factors().values()]
         table.add_row(
             str(i.rank),
             f"{i.item_id}: {i.title}",
             i.team or "",
             _num(i.rice),
             _num(i.roi),
-            ", ".join(guessed),
+            f"{' '.join(marks[:4])} | {' '.join(marks[4:])}",
         )
     console.print(table)
     console.print(
@@ -156,6 +167,7 @@ def backlog_what_if(
     by: ByOption = "rice",
     weight: WeightOption = "accounts",
     window_days: WindowOption = 90,
+    as_of: AsOfOption = None,
     workspace: WorkspaceOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -169,7 +181,8 @@ def backlog_what_if(
             item,
             weight=weight,
             by=by,
-            window_days=window_days,  # type: ignore[arg-type]
+            window_days=window_days,
+            as_of=as_of,  # type: ignore[arg-type]
             reach=reach,
             impact=impact,
             confidence=confidence,

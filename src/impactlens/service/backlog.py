@@ -14,14 +14,17 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from impactlens.errors import UserError
 from impactlens.service.backlog_evidence import (
+    ItemLinks,
     Population,
     ReachEvidence,
     comparable,
     confidence_from,
     data_window,
+    feature_words,
     impact_from,
     population,
     reach_evidence,
@@ -62,37 +65,45 @@ class _Context:
     efforts: list[float] = field(default_factory=list)
 
 
+def _count(n: int, unit: str) -> str:
+    return f"{n} {unit[:-1] if n == 1 else unit}"
+
+
 def _reach(item: BacklogItem, ev: ReachEvidence | None, ctx: _Context) -> ScoreField:
     if item.reach is not None:
         return given(item.reach)
     if ev is None:
         return ScoreField(0.0, True, "no usage, ticket or comment data to estimate from")
-    sources = ", ".join(f"{n} via {s}" for s, n in sorted(ev.by_source.items())) or "none found"
+    unit = "users" if ctx.weight == "users" else "accounts"
+    total = ev.users if unit == "users" else ev.accounts
+    per = ev.users_by_source if unit == "users" else ev.accounts_by_source
+    order = ("usage", "tickets", "comments")
+    sources = ", ".join(f"{per[s]} via {s}" for s in order if s in per) or "none found"
     span = f"{ctx.window[0]:%Y-%m-%d}..{ctx.window[1]:%Y-%m-%d}"
-    text = f"{ev.units} {ev.unit} used or asked for it ({sources}) in {span}"
+    text = f"{_count(total, unit)} used or asked for it ({sources}) in {span}"
     if ctx.weight == "arr":
-        weighted = ev.weighted or 0.0
         share = f"{(ev.arr_share or 0) * 100:.1f}% of ARR"
-        return ScoreField(round(weighted, 2), True, f"ARR-weighted: {text}, holding {share}")
-    return ScoreField(float(ev.units), True, text)
+        return ScoreField(
+            round(ev.weighted or 0.0, 2), True, f"ARR-weighted: {text}, holding {share}"
+        )
+    return ScoreField(float(total), True, text)
 
 
 def _business(item: BacklogItem, ev: ReachEvidence | None) -> ScoreField:
     if item.business_impact is not None:
         return given(item.business_impact)
-    if ev is not None and ev.arr_share is not None:
-        return ScoreField(
-            step(ev.arr_share, BUSINESS_SHARE),
-            True,
-            f"reach holds {ev.arr_share * 100:.1f}% of ARR",
-        )
-    if ev is not None and ev.unit_share is not None:
-        return ScoreField(
-            step(ev.unit_share, BUSINESS_SHARE),
-            True,
-            f"reach is {ev.unit_share * 100:.1f}% of {ev.unit} (no revenue data)",
-        )
-    return ScoreField(3.0, True, "neutral default: no reach or revenue data")
+    if ev is None or (ev.users == 0 and ev.accounts == 0):
+        return ScoreField(3.0, True, "neutral default: nothing in the data names it")
+    for share, what in (
+        (ev.arr_share, "of ARR"),
+        (ev.account_share, "of accounts (no revenue data)"),
+        (ev.user_share, "of users (no account data)"),
+    ):
+        if share is not None:
+            return ScoreField(
+                step(share, BUSINESS_SHARE), True, f"reach holds {share * 100:.1f}% {what}"
+            )
+    return ScoreField(3.0, True, "neutral default: no revenue, account or user data")
 
 
 def _effort(
@@ -159,24 +170,33 @@ def score_item(item: BacklogItem, ev: ReachEvidence | None, ctx: _Context) -> Sc
     )
 
 
-def _evidence(warehouse: Warehouse, item: BacklogItem, ctx: _Context) -> ReachEvidence | None:
-    if ctx.window is None or (item.reach is not None and item.business_impact is not None):
-        return None
-    release = ctx.releases.get(item.feature) if item.feature else None
+def item_links(item: BacklogItem, releases: dict) -> ItemLinks:
+    """What names ``item`` in the data: flags, events, phrases and title words."""
+    release = releases.get(item.feature) if item.feature else None
     flags = [f for f in (release.audience.flag if release else None, item.flag) if f]
     if item.feature and not flags:
         flags = sorted({item.feature, item.feature.replace("-", "_")})
-    phrases = [*(p.lower() for p in item.terms)]
+    phrases = [p.lower() for p in item.terms]
     if item.feature:
-        phrases += sorted(
-            {item.feature.lower(), item.feature.lower().replace("-", " ").replace("_", " ")}
-        )
+        spaced = item.feature.lower().replace("-", " ").replace("_", " ")
+        phrases += sorted({item.feature.lower(), spaced})
     elif not item.terms:
         phrases.append(item.item_id.lower())
-    words = title_words(release.title if release else item.title)
-    hits = reach_hits(
-        warehouse, ctx.window, feature=item.feature, flags=flags, phrases=phrases, words=words
+    event_words = () if item.reach_events or not item.feature else feature_words(item.feature)
+    return ItemLinks(
+        feature=item.feature,
+        flags=tuple(flags),
+        events=item.reach_events,
+        event_words=tuple(event_words),
+        phrases=tuple(phrases),
+        words=tuple(title_words(release.title if release else item.title)),
     )
+
+
+def _evidence(warehouse: Warehouse, item: BacklogItem, ctx: _Context) -> ReachEvidence | None:
+    if ctx.window is None or (item.reach is not None and item.business_impact is not None):
+        return None
+    hits = reach_hits(warehouse, ctx.window, item_links(item, ctx.releases))
     return reach_evidence(hits, ctx.population)
 
 
@@ -184,17 +204,20 @@ def rank_backlog(
     warehouse: Warehouse,
     *,
     measured: list[MeasuredRelease] | None = None,
-    weight: Weight = "accounts",
+    weight: Weight = "users",
     by: RankBy = "rice",
     window_days: int = 90,
+    as_of: datetime | None = None,
 ) -> BacklogRanking:
     """Score every backlog item (RICE and ROI), estimating what is missing, best first.
 
-    ``measured`` defaults to the release-impact service's verdicts.
+    ``measured`` defaults to the release-impact service's verdicts. Reach is read
+    from the ``window_days`` before ``as_of`` (default: the end of the last day with data).
     """
-    if weight not in ("accounts", "arr") or by not in ("rice", "roi"):
+    if weight not in ("users", "accounts", "arr") or by not in ("rice", "roi"):
         raise UserError(
-            f"weight must be accounts or arr (got {weight!r}); by must be rice or roi (got {by!r})"
+            f"weight must be users, accounts or arr (got {weight!r}); "
+            f"by must be rice or roi (got {by!r})"
         )
     if weight == "arr" and warehouse.count("revenue") == 0:
         raise UserError(
@@ -204,14 +227,14 @@ def rank_backlog(
     ctx = _Context(
         measured=list(measured) if measured is not None else measured_releases(warehouse),
         releases={r.release_id: r for r in list_releases(warehouse)},
-        window=data_window(warehouse, window_days),
+        window=data_window(warehouse, window_days, as_of),
         population=population(warehouse),
         weight=weight,
         efforts=[i.effort_days for i in items if i.effort_days and i.effort_days > 0],
     )
     scored = [score_item(i, _evidence(warehouse, i, ctx), ctx) for i in items]
     window = None if ctx.window is None else (ctx.window[0].isoformat(), ctx.window[1].isoformat())
-    unit = "ARR-weighted accounts" if weight == "arr" else ctx.population.unit
+    unit = "ARR-weighted accounts" if weight == "arr" else weight
     return BacklogRanking(rank(scored, by), by, weight, unit, window)
 
 
@@ -220,15 +243,16 @@ def what_if_backlog(
     item_id: str,
     *,
     measured: list[MeasuredRelease] | None = None,
-    weight: Weight = "accounts",
+    weight: Weight = "users",
     by: RankBy = "rice",
     window_days: int = 90,
+    as_of: datetime | None = None,
     **changes: float | None,
 ) -> WhatIf:
     """Rank the backlog, then show how ``changes`` (reach, impact, confidence, effort) move
     ``item_id``. Nothing is written."""
     ranking = rank_backlog(
-        warehouse, measured=measured, weight=weight, by=by, window_days=window_days
+        warehouse, measured=measured, weight=weight, by=by, window_days=window_days, as_of=as_of
     )
     return what_if(ranking, item_id, **changes)
 

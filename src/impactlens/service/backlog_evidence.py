@@ -1,13 +1,15 @@
 """Evidence for backlog scores the user left out: reach from the data, impact from measured work.
 
-- **reach**: the accounts (users, in a workspace without accounts) that used the
-  linked feature or asked for it, in the window: events whose
-  ``properties.flags.<flag>`` is true or whose ``properties.feature`` is the
-  feature; tickets whose ``feature`` is it, or whose tags/attributes text
-  names it; survey comments that name it. "Names it" = contains the feature id
-  (or the id with ``-``/``_`` as spaces), one of the item's ``terms``, or at
-  least two of the title words (the only one, for a one-word title).
-  Weighted by ARR: sum of the reaching accounts' ARR / mean ARR of paying accounts.
+- **reach**: the users (or accounts) that used the linked feature or asked for it
+  in the window. Usage (items with a feature): events whose
+  ``properties.flags.<flag>`` is true, whose ``properties.feature`` is the
+  feature, and whose name is one of the item's ``reach_event`` names (or, when
+  none is given, contains a word of the feature id). Requests: tickets whose
+  ``feature`` is it or whose tags/attributes text names it; survey comments that
+  name it. "Names it" = contains the feature id (or the id with ``-``/``_`` as
+  spaces), one of the item's ``terms``, or at least two of the title words (the
+  only one, for a one-word title). Weighted by ARR: sum of the reaching
+  accounts' ARR / mean ARR of paying accounts.
 - **impact** (pure): the median oriented effect of comparable measured releases
   (same feature area, else same team) on the RICE scale, see ``IMPACT_SCALE``;
 - **confidence** (pure): how much comparable evidence there is, see ``confidence_from``.
@@ -95,21 +97,39 @@ def title_words(title: str) -> list[str]:
     return sorted({w for w in words if len(w) >= 3 and w not in _STOP and not w.isdigit()})
 
 
+def feature_words(feature: str) -> list[str]:
+    """Words of a feature id that name its events: "export-timeout-fix" -> export, timeout."""
+    words = set()
+    for w in re.split(r"[^a-z0-9]+", feature.lower()):
+        if len(w) >= 4 and w not in _STOP and not w.isdigit():
+            words.add(w)
+            if w.endswith("s") and len(w) > 4:
+                words.add(w[:-1])  # "templates" -> "template"
+    return sorted(words)
+
+
 @dataclass(frozen=True)
 class ReachEvidence:
     """Who the item reaches, as found in the data."""
 
-    units: int  # distinct accounts (or users)
-    unit: str  # "accounts" | "users"
-    by_source: dict[str, int]  # usage / tickets / comments -> distinct units
+    users: int  # distinct users
+    accounts: int  # distinct accounts
+    users_by_source: dict[str, int]  # usage / tickets / comments -> distinct users
+    accounts_by_source: dict[str, int]
     arr: float | None  # summed ARR of the reaching accounts
     arr_share: float | None  # of total ARR
-    unit_share: float | None  # of all accounts (users)
+    account_share: float | None  # of all accounts
+    user_share: float | None  # of all users
     weighted: float | None  # arr / mean ARR: ARR-weighted accounts
 
 
-def data_window(warehouse: Warehouse, days: int) -> tuple[datetime, datetime] | None:
-    """The ``days`` up to the latest event (or ticket, or survey answer)."""
+def data_window(
+    warehouse: Warehouse, days: int, as_of: datetime | None = None
+) -> tuple[datetime, datetime] | None:
+    """[end - days, end): ``end`` is ``as_of``, else the end of the day of the latest
+    event (or ticket, or survey answer)."""
+    if as_of is not None:
+        return as_of - timedelta(days=days), as_of
     for table, column in (
         ("events", "timestamp"),
         ("tickets", "created_at"),
@@ -118,7 +138,8 @@ def data_window(warehouse: Warehouse, days: int) -> tuple[datetime, datetime] | 
         t = warehouse.table(table)
         last = t[column].max().to_pyarrow().as_py()
         if last is not None:
-            return last - timedelta(days=days), last
+            end = datetime.combine(last.date(), datetime.min.time()) + timedelta(days=1)
+            return end - timedelta(days=days), end
     return None
 
 
@@ -133,43 +154,54 @@ def _names(text: ir.StringValue, phrases: list[str], words: list[str]) -> ir.Boo
     return hit.fill_null(False)
 
 
+@dataclass(frozen=True)
+class ItemLinks:
+    """How an item is recognised in the data (see the module docstring)."""
+
+    feature: str | None
+    flags: tuple[str, ...] = ()
+    events: tuple[str, ...] = ()  # exact event names (the item's ``reach_event``)
+    event_words: tuple[str, ...] = ()  # else: event names containing one of these
+    phrases: tuple[str, ...] = ()
+    words: tuple[str, ...] = ()
+
+
 def reach_hits(
-    warehouse: Warehouse,
-    window: tuple[datetime, datetime],
-    *,
-    feature: str | None,
-    flags: list[str],
-    phrases: list[str],
-    words: list[str],
+    warehouse: Warehouse, window: tuple[datetime, datetime], links: ItemLinks
 ) -> ir.Table:
-    """Rows (source, account_id, user_id) of usage and requests that point at the item."""
+    """Rows (source, user_id, account_id) of usage and requests that point at the item."""
     start, end = window
     parts = []
-    if feature or flags:
+    if links.feature or links.flags or links.events:
         ev = warehouse.table("events")
-        ev = ev.filter((ev.timestamp >= start) & (ev.timestamp <= end))
+        ev = ev.filter((ev.timestamp >= start) & (ev.timestamp < end))
         props = ev.properties.cast("json")
         used = ibis.literal(False)
-        for flag in flags:
+        for flag in links.flags:
             used = used | (props["flags"][flag].cast("string") == "true")
-        if feature:
-            used = used | (props["feature"].str == feature)
+        if links.feature:
+            used = used | (props["feature"].str == links.feature)
+        if links.events:
+            used = used | ev.event.isin(links.events)
+        for w in links.event_words:
+            used = used | ev.event.lower().contains(w)
         parts.append(
             ev.filter(used.fill_null(False)).select(
-                "account_id", "user_id", source=ibis.literal("usage")
+                "user_id", "account_id", source=ibis.literal("usage")
             )
         )
     tk = warehouse.table("tickets")
-    tk = tk.filter((tk.created_at >= start) & (tk.created_at <= end))
-    asked = _names(tk.tags.fill_null("") + " " + tk.attributes.fill_null(""), phrases, words)
-    if feature:
-        asked = asked | (tk.feature == feature).fill_null(False)
-    parts.append(tk.filter(asked).select("account_id", "user_id", source=ibis.literal("tickets")))
+    tk = tk.filter((tk.created_at >= start) & (tk.created_at < end))
+    text = tk.tags.fill_null("") + " " + tk.attributes.fill_null("")
+    asked = _names(text, list(links.phrases), list(links.words))
+    if links.feature:
+        asked = asked | (tk.feature == links.feature).fill_null(False)
+    parts.append(tk.filter(asked).select("user_id", "account_id", source=ibis.literal("tickets")))
     sv = warehouse.table("surveys")
-    sv = sv.filter((sv.responded_at >= start) & (sv.responded_at <= end) & sv.comment.notnull())
+    sv = sv.filter((sv.responded_at >= start) & (sv.responded_at < end) & sv.comment.notnull())
     parts.append(
-        sv.filter(_names(sv.comment, phrases, words)).select(
-            "account_id", "user_id", source=ibis.literal("comments")
+        sv.filter(_names(sv.comment, list(links.phrases), list(links.words))).select(
+            "user_id", "account_id", source=ibis.literal("comments")
         )
     )
     return ibis.union(*parts)
@@ -185,10 +217,10 @@ def arr_by_account(warehouse: Warehouse) -> ir.Table:
 
 @dataclass(frozen=True)
 class Population:
-    """Who reach is counted among: the unit, how many there are, and their ARR."""
+    """Everyone reach is counted among: how many users and accounts, and the accounts' ARR."""
 
-    unit: str  # "accounts" | "users"
-    total_units: int
+    users: int
+    accounts: int
     arr: dict[str, float]  # paying account -> ARR
 
     @property
@@ -201,38 +233,44 @@ class Population:
 
 
 def population(warehouse: Warehouse) -> Population:
-    """Accounts (with their ARR) when the workspace has accounts, else users."""
-    accounts = warehouse.count("accounts")
-    if not accounts:
-        return Population("users", warehouse.count("users"), {})
+    """How many users and accounts the workspace knows, and each paying account's ARR."""
     arrs = arr_by_account(warehouse)
     rows = arrs.filter(arrs.arr > 0).to_pyarrow().to_pylist()
-    return Population("accounts", accounts, {r["account_id"]: float(r["arr"]) for r in rows})
+    return Population(
+        users=warehouse.count("users"),
+        accounts=warehouse.count("accounts"),
+        arr={r["account_id"]: float(r["arr"]) for r in rows},
+    )
 
 
 def reach_evidence(hits: ir.Table, pop: Population) -> ReachEvidence:
-    """Count the distinct units in ``hits`` per source and overall, with their ARR.
+    """Distinct users and accounts in ``hits``, per source and overall, with their ARR.
 
-    One query returns the distinct (source, unit) pairs; a reach set is at most
-    every account, so it is counted in Python.
+    One query returns the distinct (source, user, account) rows; a reach set is at
+    most everyone, so it is counted in Python.
     """
-    key = "account_id" if pop.unit == "accounts" else "user_id"
-    hits = hits.filter(hits[key].notnull())
-    pairs = hits.select("source", unit=hits[key]).distinct().to_pyarrow().to_pylist()
-    reached = {p["unit"] for p in pairs}
-    by_source: dict[str, int] = {}
-    for p in pairs:
-        by_source[p["source"]] = by_source.get(p["source"], 0) + 1
+    rows = hits.distinct().to_pyarrow().to_pylist()
+    users = {r["user_id"] for r in rows if r["user_id"] is not None}
+    accounts = {r["account_id"] for r in rows if r["account_id"] is not None}
+    by_user: dict[str, set] = {}
+    by_account: dict[str, set] = {}
+    for r in rows:
+        if r["user_id"] is not None:
+            by_user.setdefault(r["source"], set()).add(r["user_id"])
+        if r["account_id"] is not None:
+            by_account.setdefault(r["source"], set()).add(r["account_id"])
     arr = arr_share = weighted = None
     if pop.arr:
-        arr = sum(pop.arr.get(a, 0.0) for a in reached)
+        arr = sum(pop.arr.get(a, 0.0) for a in accounts)
         arr_share, weighted = arr / pop.total_arr, arr / (pop.mean_arr or 1.0)
     return ReachEvidence(
-        units=len(reached),
-        unit=pop.unit,
-        by_source=by_source,
+        users=len(users),
+        accounts=len(accounts),
+        users_by_source={k: len(v) for k, v in by_user.items()},
+        accounts_by_source={k: len(v) for k, v in by_account.items()},
         arr=arr,
         arr_share=arr_share,
-        unit_share=len(reached) / pop.total_units if pop.total_units else None,
+        account_share=len(accounts) / pop.accounts if pop.accounts else None,
+        user_share=len(users) / pop.users if pop.users else None,
         weighted=weighted,
     )

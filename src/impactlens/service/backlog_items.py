@@ -8,7 +8,8 @@ confidence``) are table columns; the five-factor keys live in the row's
 - ``dependencies``: 1-5 (more is worse) or a list of what the item waits on
   (scored 1 + its length, at most 5);
 - ``terms``: phrases that name the item in tickets and comments;
-- ``flag``: the feature flag whose users the item reaches.
+- ``flag``: the feature flag whose users the item reaches;
+- ``reach_event``: the event name(s) whose users the item reaches.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class BacklogItem:
     dependencies: float | None = None
     terms: tuple[str, ...] = ()
     flag: str | None = None
+    reach_events: tuple[str, ...] = ()
 
 
 def _number(
@@ -122,12 +124,16 @@ def validate_item(values: dict[str, Any], where: str) -> tuple[BacklogItem | Non
     dependencies = _number(
         deps, "dependencies", problems, where, 1, 5, "1 (none) to 5 (many), or a list"
     )
-    terms = values.get("terms") or ()
-    if isinstance(terms, str):
-        terms = (terms,)
-    if not all(isinstance(t, str) for t in terms):
-        problems.append(Problem("terms must be a list of phrases", file=where, field="terms"))
-        terms = ()
+    lists = {}
+    for key in ("terms", "reach_event"):
+        value = values.get(key) or ()
+        value = (value,) if isinstance(value, str) else value
+        if not isinstance(value, list | tuple) or not all(isinstance(t, str) for t in value):
+            problems.append(
+                Problem(f"{key} must be a text or a list of texts", file=where, field=key)
+            )
+            value = ()
+        lists[key] = tuple(value)
     if problems:
         return None, problems
     item = BacklogItem(
@@ -143,8 +149,9 @@ def validate_item(values: dict[str, Any], where: str) -> tuple[BacklogItem | Non
         user_impact=five["user_impact"],
         sustainability=five["technical_sustainability"],
         dependencies=dependencies,
-        terms=tuple(terms),
+        terms=lists["terms"],
         flag=values.get("flag"),
+        reach_events=lists["reach_event"],
     )
     return item, []
 
@@ -182,9 +189,8 @@ def add_backlog_item(warehouse: Warehouse, **values: Any) -> BacklogItem:
         problems.append(Problem("effort_days is required", file="backlog add", field="effort_days"))
     if problems or item is None:
         raise ValidationError(problems, "the backlog item was not added")
-    attrs = {
-        k: values[k] for k in (*FIVE_FACTOR_KEYS, "terms", "flag") if values.get(k) is not None
-    }
+    keys = (*FIVE_FACTOR_KEYS, "terms", "flag", "reach_event")
+    attrs = {k: values[k] for k in keys if values.get(k) is not None}
     row = {
         "item_id": item.item_id,
         "title": item.title,

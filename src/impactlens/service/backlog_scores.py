@@ -14,7 +14,7 @@ from impactlens.errors import UserError, ValidationError
 from impactlens.service.backlog_items import validate_item
 
 RankBy = Literal["rice", "roi"]
-Weight = Literal["accounts", "arr"]
+Weight = Literal["users", "accounts", "arr"]
 # share of ARR (or of accounts) reached -> business impact 1-5
 BUSINESS_SHARE = ((0.40, 5.0), (0.20, 4.0), (0.10, 3.0), (0.05, 2.0))
 # RICE impact -> user impact 1-5 (3 massive -> 5 ... 0.25 minimal -> 1)

@@ -41,7 +41,7 @@ class Update:
 
 @dataclass(frozen=True)
 class MergeResult:
-    changed: tuple[bool, ...]  # per group of updates: did it change anything
+    changed: tuple[bool, ...]  # per group of updates: does a row it touches end up different
     rows_written: int
 
 
@@ -90,13 +90,10 @@ def merge_updates(
     state: dict[str, dict[str, dict[str, Any]]] = {
         table: {k: _decoded(v) for k, v in rows.items()} for table, rows in stored.items()
     }
-    changed: list[bool] = []
     for group in groups:
-        any_change = False
         for update in group:
             rows = state[update.table]
-            before = rows.get(update.key)
-            after = dict(before) if before else _empty(update.table, update.key)
+            after = dict(rows.get(update.key) or _empty(update.table, update.key))
             after.update(update.columns)
             attrs = dict(after.get("attributes") or {})
             for name, value in update.attributes.items():
@@ -106,15 +103,15 @@ def merge_updates(
                     attrs[name] = value
             after["attributes"] = attrs
             rows[update.key] = after
-            any_change = any_change or _comparable(before) != _comparable(after)
-        changed.append(any_change)
     written = 0
+    touched: set[tuple[str, str]] = set()
     for table, rows in state.items():
         final = []
         for key, row in rows.items():
             original = _decoded(stored[table][key]) if key in stored[table] else None
             if _comparable(original) != _comparable(row):
                 final.append({**row, "updated_at": stamp})
+                touched.add((table, key))
         if final:
             _replace_rows(warehouse, table, final)
             written += len(final)
@@ -126,7 +123,9 @@ def merge_updates(
                 and (stored["users"].get(r["user_id"]) or {}).get("account_id") != r["account_id"]
             ]
             backfill_accounts(warehouse, links)
-    return MergeResult(tuple(changed), written)
+    # A message (or row) counts as loaded when a row it touches ends up different.
+    changed = tuple(any((u.table, u.key) in touched for u in group) for group in groups)
+    return MergeResult(changed, written)
 
 
 def _empty(table: str, key: str) -> dict[str, Any]:
@@ -154,9 +153,14 @@ def _replace_rows(warehouse: Warehouse, table: str, rows: list[dict[str, Any]]) 
 def replace_keyed(warehouse: Warehouse, table: str, data: pa.Table) -> None:
     """Delete the stored rows with the keys of ``data``, then insert ``data``."""
     spec = TABLES[table]
-    warehouse.delete_where_in(table, data.select(list(spec.key)))
     columns = list(spec.columns)
     with warehouse.arrow_view(data.select(columns)) as view:
+        keys = [sg.column(k, quoted=True) for k in spec.key]
+        lhs = sge.Tuple(expressions=keys) if len(keys) > 1 else keys[0]
+        delete = sg.delete(sg.table(table, quoted=True)).where(
+            sge.In(this=lhs, query=sg.select(*[k.copy() for k in keys]).from_(view).subquery())
+        )
+        warehouse.execute_statement(delete)
         insert = sge.insert(
             sg.select(*[sg.column(c, quoted=True) for c in columns]).from_(view),
             sg.table(table, quoted=True),

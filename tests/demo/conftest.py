@@ -60,21 +60,10 @@ def events_df(flat_events: pa.Table) -> pd.DataFrame:
     """The flat events as a DataFrame with the flag states pulled out of properties."""
     df = flat_events.to_pandas()
     props = df["properties"]
-    df["v2"] = np.where(props.str.contains('"search_v2":true', regex=False), "on",
-                        np.where(props.str.contains('"search_v2":false', regex=False), "off", ""))
+    df["v2"] = np.where(
+        props.str.contains('"search_v2":true', regex=False),
+        "on",
+        np.where(props.str.contains('"search_v2":false', regex=False), "off", ""),
+    )
     df["holdout"] = props.str.contains('"holdout":true', regex=False)
     return df
-
-
-def ratio_of_sums(num: pd.Series, den: pd.Series) -> tuple[float, float]:
-    """Sum(num)/sum(den) over units, with its delta-method (unit-clustered) variance."""
-    ratio = num.sum() / den.sum()
-    n = len(den)
-    var = ((num - ratio * den) ** 2).sum() / den.sum() ** 2 * n / (n - 1)
-    return float(ratio), float(var)
-
-
-def relative_change(a: tuple[float, float], b: tuple[float, float]) -> tuple[float, float]:
-    """b/a - 1 and its standard error (independent groups; conservative for paired ones)."""
-    (ra, va), (rb, vb) = a, b
-    return rb / ra - 1, (rb / ra) * float(np.sqrt(va / ra**2 + vb / rb**2))

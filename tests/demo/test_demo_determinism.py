@@ -41,7 +41,9 @@ def test_end_moves_the_period(tmp_path: Path) -> None:
     assert "2025-" in releases and "2026-" not in releases
 
 
-def test_rerun_into_the_same_folder_leaves_no_stale_parts(tiny: DemoManifest, tmp_path: Path) -> None:
+def test_rerun_into_the_same_folder_leaves_no_stale_parts(
+    tiny: DemoManifest, tmp_path: Path
+) -> None:
     out = tmp_path / "reuse"
     generate_company(out, size="tiny", seed=7)
     (out / "events" / "part-0099.parquet").write_bytes(b"stale")

@@ -15,24 +15,77 @@ from impactlens.demo import DemoManifest
 CONTRACT_COLUMNS = {
     "accounts": ["account_id", "name", "plan", "segment", "created_at", "churned_at"],
     "users": ["user_id", "account_id", "created_at"],
-    "surveys": ["response_id", "responded_at", "user_id", "account_id", "survey", "score", "comment"],
-    "tickets": ["ticket_id", "created_at", "solved_at", "account_id", "user_id", "priority",
-                "status", "tags", "feature", "satisfaction"],
+    "surveys": [
+        "response_id",
+        "responded_at",
+        "user_id",
+        "account_id",
+        "survey",
+        "score",
+        "comment",
+    ],
+    "tickets": [
+        "ticket_id",
+        "created_at",
+        "solved_at",
+        "account_id",
+        "user_id",
+        "priority",
+        "status",
+        "tags",
+        "feature",
+        "satisfaction",
+    ],
     "revenue": ["account_id", "period_start", "mrr", "plan", "status"],
-    "deployments": ["deploy_id", "service", "deployed_at", "commit_sha", "committed_at",
-                    "release_id", "status"],
-    "incidents": ["incident_id", "started_at", "resolved_at", "severity", "deploy_id", "release_id"],
+    "deployments": [
+        "deploy_id",
+        "service",
+        "deployed_at",
+        "commit_sha",
+        "committed_at",
+        "release_id",
+        "status",
+    ],
+    "incidents": [
+        "incident_id",
+        "started_at",
+        "resolved_at",
+        "severity",
+        "deploy_id",
+        "release_id",
+    ],
 }
 EVENT_NAMES = {
-    "Signed Up", "Session Started", "Search Performed", "Search Result Clicked", "Report Created",
-    "Report Exported", "Export Failed", "Error Shown", "User Invited", "Dashboard Viewed",
-    "Checkout Started", "Checkout Completed", "Onboarding Step Completed", "Experiment Viewed",
+    "Signed Up",
+    "Session Started",
+    "Search Performed",
+    "Search Result Clicked",
+    "Report Created",
+    "Report Exported",
+    "Export Failed",
+    "Error Shown",
+    "User Invited",
+    "Dashboard Viewed",
+    "Checkout Started",
+    "Checkout Completed",
+    "Onboarding Step Completed",
+    "Experiment Viewed",
     "Survey Responded",
 }
 METRICS = {
-    "search_click_through", "error_rate", "export_failure_rate", "reports_per_active_user",
-    "activation_7d", "checkout_conversion", "dashboards_per_user", "invites_per_account",
-    "weekly_active_users", "weekly_active_accounts", "tickets_per_account", "nps", "csat",
+    "search_click_through",
+    "error_rate",
+    "export_failure_rate",
+    "reports_per_active_user",
+    "activation_7d",
+    "checkout_conversion",
+    "dashboards_per_user",
+    "invites_per_account",
+    "weekly_active_users",
+    "weekly_active_accounts",
+    "tickets_per_account",
+    "nps",
+    "csat",
 }
 ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3})?Z$")
 
@@ -72,8 +125,15 @@ def test_csv_values_follow_the_contract(rows) -> None:
         assert r["priority"] in {"low", "normal", "high", "urgent"}
         assert (r["status"] == "solved") == bool(r["solved_at"])
         assert r["satisfaction"] == "" or 1 <= int(r["satisfaction"]) <= 5
-        assert set(r["tags"].split(";")) <= {"export", "timeout", "billing", "search", "reports",
-                                             "login", "bulk-actions"}
+        assert set(r["tags"].split(";")) <= {
+            "export",
+            "timeout",
+            "billing",
+            "search",
+            "reports",
+            "login",
+            "bulk-actions",
+        }
     for r in rows("revenue"):
         assert date.fromisoformat(r["period_start"]).day == 1
         assert r["status"] in {"active", "churned", "trial"}
@@ -85,7 +145,13 @@ def test_csv_values_follow_the_contract(rows) -> None:
 
 def test_parquet_events_are_the_flat_form(tiny: DemoManifest, flat_events: pa.Table) -> None:
     assert flat_events.column_names == [
-        "message_id", "timestamp", "event", "user_id", "anonymous_id", "account_id", "properties",
+        "message_id",
+        "timestamp",
+        "event",
+        "user_id",
+        "anonymous_id",
+        "account_id",
+        "properties",
     ]
     assert flat_events.schema.field("timestamp").type == pa.timestamp("ms", tz="UTC")
     assert set(pc.unique(flat_events["event"]).to_pylist()) <= EVENT_NAMES
@@ -117,8 +183,9 @@ def test_segment_messages_follow_the_spec(segment_messages: list[dict], tiny: De
     assert sum(m["type"] == "group" for m in segment_messages) == tiny.counts["accounts"]
 
 
-def test_message_ids_are_unique_across_all_event_files(flat_events: pa.Table,
-                                                       segment_messages: list[dict]) -> None:
+def test_message_ids_are_unique_across_all_event_files(
+    flat_events: pa.Table, segment_messages: list[dict]
+) -> None:
     ids = flat_events["message_id"].to_pylist() + [m["messageId"] for m in segment_messages]
     assert len(ids) == len(set(ids))
 

@@ -10,12 +10,17 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
-from conftest import ratio_of_sums, relative_change
+from demo_helpers import ratio_of_sums, relative_change
 
 from impactlens.demo import DemoManifest
 from impactlens.demo.delivery import dora_figures
 
-CATALOG_METRICS = {"search_click_through", "error_rate", "reports_per_active_user", "invites_per_account"}
+CATALOG_METRICS = {
+    "search_click_through",
+    "error_rate",
+    "reports_per_active_user",
+    "invites_per_account",
+}
 
 
 def _ts(text: str) -> pd.Timestamp:
@@ -41,17 +46,23 @@ def test_weekdays_are_much_busier_than_weekends(events_df: pd.DataFrame) -> None
 
 def test_export_fix_halves_export_failures(events_df: pd.DataFrame, truth: dict) -> None:
     ship = _shipped(truth)
-    users = events_df[events_df.user_id.notna() & ~events_df.user_id.isin(_holdout_users(events_df))]
+    users = events_df[
+        events_df.user_id.notna() & ~events_df.user_id.isin(_holdout_users(events_df))
+    ]
     before = users[users.timestamp < ship["export-timeout-fix"]]
     after = users[users.timestamp >= ship["export-timeout-fix"]]
-    change, se = relative_change(_per_user(before, "Export Failed", "Report Exported"),
-                                 _per_user(after, "Export Failed", "Report Exported"))
+    change, se = relative_change(
+        _per_user(before, "Export Failed", "Report Exported"),
+        _per_user(after, "Export Failed", "Report Exported"),
+    )
     assert abs(change - (-0.5)) < 3 * se and change < 0 and se < 0.15
 
 
 def test_every_failed_export_shows_a_timeout_error(events_df: pd.DataFrame) -> None:
     failed = (events_df.event == "Export Failed").sum()
-    timeouts = (events_df.event == "Error Shown") & events_df.properties.str.contains("E_EXPORT_TIMEOUT")
+    timeouts = (events_df.event == "Error Shown") & events_df.properties.str.contains(
+        "E_EXPORT_TIMEOUT"
+    )
     assert failed > 0 and timeouts.sum() == failed
 
 
@@ -68,7 +79,9 @@ def _holdout_users(events_df: pd.DataFrame) -> set[str]:
     return set(events_df.loc[events_df.holdout, "user_id"].dropna())
 
 
-def test_holdout_accounts_flags_and_no_experiments(events_df, rows, truth, segment_messages) -> None:
+def test_holdout_accounts_flags_and_no_experiments(
+    events_df, rows, truth, segment_messages
+) -> None:
     holdout = {r["account_id"] for r in rows("accounts") if r["holdout"] == "true"}
     assert holdout == set(truth["holdout"]["accounts"]) and holdout
     start = _ts(truth["holdout"]["start"])
@@ -76,9 +89,16 @@ def test_holdout_accounts_flags_and_no_experiments(events_df, rows, truth, segme
     after = mine[mine.timestamp >= start]
     assert after.holdout.all() and (after.v2 == "").all()
     assert not mine[mine.timestamp < start].holdout.any()
-    assert not events_df[~events_df.account_id.isin(holdout) & events_df.account_id.notna()].holdout.any()
-    exposures = [m for m in segment_messages if m.get("event") == "Experiment Viewed"
-                 and m.get("context", {}).get("groupId") in holdout and _ts(m["timestamp"]) >= start]
+    assert not events_df[
+        ~events_df.account_id.isin(holdout) & events_df.account_id.notna()
+    ].holdout.any()
+    exposures = [
+        m
+        for m in segment_messages
+        if m.get("event") == "Experiment Viewed"
+        and m.get("context", {}).get("groupId") in holdout
+        and _ts(m["timestamp"]) >= start
+    ]
     assert exposures == []
 
 
@@ -112,7 +132,10 @@ def test_srm_experiment_lost_treatment_exposures(segment_messages: list[dict], t
     first = {}
     for m in segment_messages:
         p = m.get("properties", {})
-        if m.get("event") == "Experiment Viewed" and p.get("experiment_id") == "search-autocomplete":
+        if (
+            m.get("event") == "Experiment Viewed"
+            and p.get("experiment_id") == "search-autocomplete"
+        ):
             first.setdefault(m["userId"], p["variation_id"])
     logged = [sum(v == arm for v in first.values()) for arm in ("control", "autocomplete")]
     assert logged == srm["logged"]
@@ -132,12 +155,17 @@ def test_team_dashboards_arm_is_the_accounts(segment_messages: list[dict]) -> No
     assert {next(iter(v)) for v in arms.values()} == {"control", "team-dashboards"}
 
 
-def test_onboarding_activation_in_truth_matches_the_rows(events_df, segment_messages, truth) -> None:
+def test_onboarding_activation_in_truth_matches_the_rows(
+    events_df, segment_messages, truth
+) -> None:
     exp = next(e for e in truth["experiments"] if e["id"] == "onboarding-checklist")
     arm = {}
     for m in segment_messages:
         p = m.get("properties", {})
-        if m.get("event") == "Experiment Viewed" and p.get("experiment_id") == "onboarding-checklist":
+        if (
+            m.get("event") == "Experiment Viewed"
+            and p.get("experiment_id") == "onboarding-checklist"
+        ):
             arm.setdefault(m["userId"], p["variation_id"])
     signed = events_df[events_df.event == "Signed Up"].set_index("user_id").timestamp
     first_report = events_df[events_df.event == "Report Created"].groupby("user_id").timestamp.min()
@@ -148,11 +176,16 @@ def test_onboarding_activation_in_truth_matches_the_rows(events_df, segment_mess
         if signed[user] + timedelta(days=7) > end:
             continue
         users[k] += 1
-        activated[k] += bool(user in first_report and first_report[user] < signed[user] + timedelta(days=7))
+        activated[k] += bool(
+            user in first_report and first_report[user] < signed[user] + timedelta(days=7)
+        )
     assert users == exp["observed"]["users"] and activated == exp["observed"]["activated"]
-    onboarding_ts = [_ts(m["timestamp"]) - signed[m["userId"]] for m in segment_messages
-                     if m.get("properties", {}).get("experiment_id") == "onboarding-checklist"
-                     and m["userId"] in signed.index]
+    onboarding_ts = [
+        _ts(m["timestamp"]) - signed[m["userId"]]
+        for m in segment_messages
+        if m.get("properties", {}).get("experiment_id") == "onboarding-checklist"
+        and m["userId"] in signed.index
+    ]
     assert min(onboarding_ts) >= timedelta(0)
 
 
@@ -165,21 +198,34 @@ def test_dora_truth_equals_figures_from_the_csv(rows, truth) -> None:
     start, end = (datetime.fromisoformat(truth["generator"][k]).date() for k in ("start", "end"))
     workdays = sum((start + timedelta(days=i)).weekday() < 5 for i in range((end - start).days + 1))
     figures = dora_figures(
-        [d["service"] for d in deploys], [ms(d["deployed_at"]) for d in deploys],
-        [ms(d["committed_at"]) for d in deploys], [d["status"] for d in deploys],
-        [ms(i["started_at"]) for i in incidents], [ms(i["resolved_at"]) for i in incidents], workdays)
+        [d["service"] for d in deploys],
+        [ms(d["deployed_at"]) for d in deploys],
+        [ms(d["committed_at"]) for d in deploys],
+        [d["status"] for d in deploys],
+        [ms(i["started_at"]) for i in incidents],
+        [ms(i["resolved_at"]) for i in incidents],
+        workdays,
+    )
     assert figures == truth["dora"]["observed"]
     failing = {d["deploy_id"] for d in deploys if d["status"] != "success"}
     assert {i["deploy_id"] for i in incidents if i["deploy_id"]} <= failing
-    release_deploys = {d["release_id"] for d in deploys if d["status"] == "success" and d["release_id"]}
+    release_deploys = {
+        d["release_id"] for d in deploys if d["status"] == "success" and d["release_id"]
+    }
     assert {r["id"] for r in truth["releases"]} <= release_deploys
 
 
 def test_dora_figures_by_hand() -> None:
     hour = 3_600_000
-    figures = dora_figures(["web", "web", "api"], [10 * hour, 20 * hour, 30 * hour],
-                           [8 * hour, 10 * hour, 29 * hour], ["success", "failed", "rolled_back"],
-                           [0, 0], [hour, 3 * hour], n_workdays=2)
+    figures = dora_figures(
+        ["web", "web", "api"],
+        [10 * hour, 20 * hour, 30 * hour],
+        [8 * hour, 10 * hour, 29 * hour],
+        ["success", "failed", "rolled_back"],
+        [0, 0],
+        [hour, 3 * hour],
+        n_workdays=2,
+    )
     assert figures["deploys_per_service"] == {"web": 2, "api": 1, "worker": 0}
     assert figures["change_failure_rate"] == round(2 / 3, 6)
     assert figures["median_lead_time_hours"] == 2.0  # lead times 2, 10, 1 hours
@@ -201,7 +247,9 @@ def test_release_timing_leaves_room_for_analysis(truth: dict) -> None:
     assert _ts(truth["holdout"]["start"]) < min(ship.values())
 
 
-def test_surveys_split_between_events_and_csv(rows, events_df, segment_messages, truth, tiny: DemoManifest) -> None:
+def test_surveys_split_between_events_and_csv(
+    rows, events_df, segment_messages, truth, tiny: DemoManifest
+) -> None:
     counts = truth["surveys"]["counts"]
     in_app = [m for m in segment_messages if m.get("event") == "Survey Responded"]
     assert len(in_app) == sum(c["in_app"] for c in counts.values()) == tiny.counts["survey_events"]

@@ -72,8 +72,9 @@ class IdColumns:
     message_prefix: str
 
     @classmethod
-    def of(cls, user_ids: np.ndarray, account_ids: np.ndarray, user_account: np.ndarray,
-           seed: int) -> IdColumns:
+    def of(
+        cls, user_ids: np.ndarray, account_ids: np.ndarray, user_account: np.ndarray, seed: int
+    ) -> IdColumns:
         return cls(pa.array(user_ids), pa.array(account_ids[user_account]), f"m{seed}-")
 
 
@@ -84,9 +85,7 @@ def to_table(blocks: Sequence[Block], ids: IdColumns, first_message: int) -> pa.
         return FLAT_SCHEMA.empty_table()
     ts = np.concatenate([b.ts for b in blocks])
     user = np.concatenate([b.user for b in blocks])
-    anon = np.concatenate(
-        [b.anon if b.anon is not None else np.full(len(b), -1) for b in blocks]
-    )
+    anon = np.concatenate([b.anon if b.anon is not None else np.full(len(b), -1) for b in blocks])
     names = np.repeat(np.arange(len(blocks)), [len(b) for b in blocks])
     props = pa.concat_arrays([b.props for b in blocks])
     order = np.argsort(ts, kind="stable")
@@ -106,7 +105,9 @@ def to_table(blocks: Sequence[Block], ids: IdColumns, first_message: int) -> pa.
             "timestamp": pa.array(ts, pa.int64()).cast(pa.timestamp("ms", tz="UTC")),
             "event": pa.array([b.event for b in blocks]).take(pa.array(names)),
             "user_id": ids.user_ids.take(user_index),
-            "anonymous_id": pc.if_else(pa.array(anon >= 0), anon_text, pa.nulls(len(ts), pa.string())),
+            "anonymous_id": pc.if_else(
+                pa.array(anon >= 0), anon_text, pa.nulls(len(ts), pa.string())
+            ),
             "account_id": ids.user_account_ids.take(user_index),
             "properties": props.take(pa.array(order)),
         },

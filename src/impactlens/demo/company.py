@@ -9,6 +9,7 @@ derived from those numbers so they are stable for a seed.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 
@@ -29,18 +30,84 @@ SEAT_SIGMA = np.array([0.7, 0.6, 0.8])
 PLAN_BY_SEGMENT = np.array([[0.7, 0.3, 0.0], [0.15, 0.7, 0.15], [0.0, 0.25, 0.75]])
 ROLE_RATE = np.array([1.1, 1.3, 0.7])  # sessions relative to the average user
 TRIAL_DAYS = 14
-TRIAL_CONVERSION = 0.75
-USER_RATE_MEAN, USER_RATE_SIGMA = 0.38, 0.75  # sessions per weekday, lognormal across users
-ENGAGEMENT_SIGMA, ERROR_SIGMA, DASHBOARD_SIGMA = 0.35, 0.3, 0.7
+TRIAL_CONVERSION = 0.8
+USER_RATE_MEAN, USER_RATE_SIGMA = 0.42, 0.75  # sessions per weekday, lognormal across users
+ENGAGEMENT_SIGMA, ERROR_SIGMA, DASHBOARD_SIGMA = 0.35, 0.3, 0.5
 USER_TENURE_MEAN_DAYS = 900  # users leave their account after an exponential tenure
 
-_ADJ = ("North", "Blue", "Iron", "Silver", "Bright", "Red", "Green", "Swift", "Clear", "Stone",
-        "Oak", "River", "Summit", "Harbor", "Pine", "Golden", "Quiet", "Polar", "Solar", "Cedar",
-        "Maple", "Vector", "Atlas", "Nova", "Prime", "Urban", "Coastal", "Alpine", "Lunar", "Delta")
-_NOUN = ("wind", "field", "point", "bridge", "gate", "works", "stack", "forge", "line", "path",
-         "peak", "wave", "light", "mark", "view", "base", "craft", "loop", "grid", "yard")
-_KIND = ("Analytics", "Labs", "Systems", "Health", "Logistics", "Retail", "Media", "Finance",
-         "Robotics", "Foods", "Energy", "Software", "Travel", "Studios", "Partners", "Insurance")
+_NORMAL = NormalDist()
+_ADJ = (
+    "North",
+    "Blue",
+    "Iron",
+    "Silver",
+    "Bright",
+    "Red",
+    "Green",
+    "Swift",
+    "Clear",
+    "Stone",
+    "Oak",
+    "River",
+    "Summit",
+    "Harbor",
+    "Pine",
+    "Golden",
+    "Quiet",
+    "Polar",
+    "Solar",
+    "Cedar",
+    "Maple",
+    "Vector",
+    "Atlas",
+    "Nova",
+    "Prime",
+    "Urban",
+    "Coastal",
+    "Alpine",
+    "Lunar",
+    "Delta",
+)
+_NOUN = (
+    "wind",
+    "field",
+    "point",
+    "bridge",
+    "gate",
+    "works",
+    "stack",
+    "forge",
+    "line",
+    "path",
+    "peak",
+    "wave",
+    "light",
+    "mark",
+    "view",
+    "base",
+    "craft",
+    "loop",
+    "grid",
+    "yard",
+)
+_KIND = (
+    "Analytics",
+    "Labs",
+    "Systems",
+    "Health",
+    "Logistics",
+    "Retail",
+    "Media",
+    "Finance",
+    "Robotics",
+    "Foods",
+    "Energy",
+    "Software",
+    "Travel",
+    "Studios",
+    "Partners",
+    "Insurance",
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -94,7 +161,7 @@ def make_accounts(profile: SizeProfile, period: Period, seed: int) -> Accounts:
     """Draw the accounts: 70% exist before the period, the rest arrive during it."""
     rng = rng_for(seed, "accounts")
     n = profile.n_accounts
-    new = rng.random(n) < 0.3
+    new = _exact_mix(rng, n, [0.7, 0.3]) == 1
     # Arrivals during the period grow over time: density proportional to 1 + x.
     x = -1 + np.sqrt(1 + 3 * rng.random(n))
     new_day = x * (period.n_days - 21)
@@ -104,15 +171,17 @@ def make_accounts(profile: SizeProfile, period: Period, seed: int) -> Accounts:
     order = np.argsort(created, kind="stable")
     new, created = new[order], created[order]
 
-    segment = np.where(
-        new, rng.choice(3, n, p=[0.8, 0.17, 0.03]), rng.choice(3, n, p=[0.6, 0.3, 0.1])
+    segment = np.empty(n, dtype=np.int64)
+    segment[new] = _exact_mix(rng, int(new.sum()), [0.8, 0.17, 0.03])
+    segment[~new] = _exact_mix(rng, int((~new).sum()), [0.6, 0.3, 0.1])
+    seats = np.exp(
+        np.log(SEAT_MEDIAN[segment]) + SEAT_SIGMA[segment] * _stratified_normal(rng, segment)
     )
-    seats = np.exp(rng.normal(np.log(SEAT_MEDIAN[segment]), SEAT_SIGMA[segment]))
     seats = np.ceil(seats * profile.seat_scale).clip(1, profile.max_seats).astype(np.int64)
     plan = (rng.random(n)[:, None] > np.cumsum(PLAN_BY_SEGMENT[segment], axis=1)).sum(axis=1)
-    engagement = rng.lognormal(-ENGAGEMENT_SIGMA**2 / 2, ENGAGEMENT_SIGMA, n)
-    error_factor = rng.lognormal(-ERROR_SIGMA**2 / 2, ERROR_SIGMA, n)
-    dashboard_factor = rng.lognormal(-DASHBOARD_SIGMA**2 / 2, DASHBOARD_SIGMA, n)
+    engagement = rng.lognormal(-(ENGAGEMENT_SIGMA**2) / 2, ENGAGEMENT_SIGMA, n)
+    error_factor = rng.lognormal(-(ERROR_SIGMA**2) / 2, ERROR_SIGMA, n)
+    dashboard_factor = rng.lognormal(-(DASHBOARD_SIGMA**2) / 2, DASHBOARD_SIGMA, n)
     nps_mean = (
         7.4
         + 0.8 * np.log(engagement) / ENGAGEMENT_SIGMA
@@ -141,6 +210,33 @@ def make_accounts(profile: SizeProfile, period: Period, seed: int) -> Accounts:
     )
 
 
+def _exact_mix(rng: np.random.Generator, n: int, shares: list[float]) -> np.ndarray:
+    """Category numbers in exactly these shares (largest remainders), shuffled.
+
+    Sampling the mix would let a seed come out with half the enterprise accounts,
+    and with them half the events; fixing the mix keeps sizes comparable.
+    """
+    exact = np.asarray(shares) * n
+    counts = np.floor(exact).astype(np.int64)
+    counts[np.argsort(counts - exact)[: n - counts.sum()]] += 1
+    return rng.permutation(np.repeat(np.arange(len(shares)), counts))
+
+
+def _stratified_normal(rng: np.random.Generator, groups: np.ndarray) -> np.ndarray:
+    """Standard normal draws, stratified by quantile within each group.
+
+    Each group's draws cover its quantiles evenly (one draw per 1/n slice, in a
+    random order), so the heavy tail is always there but the total company size
+    barely moves from seed to seed.
+    """
+    out = np.empty(len(groups))
+    for g in np.unique(groups):
+        members = np.flatnonzero(groups == g)
+        q = (rng.permutation(len(members)) + rng.random(len(members))) / len(members)
+        out[members] = [_NORMAL.inv_cdf(float(x)) for x in q]
+    return out
+
+
 def _pick_holdout(ids: np.ndarray, created: np.ndarray, period: Period) -> np.ndarray:
     """~5% of the accounts that exist at holdout start, chosen by a stable hash."""
     eligible = np.flatnonzero(created < period.day_ms(HOLDOUT_START_DAY))
@@ -155,8 +251,10 @@ def _names(rng: np.random.Generator, n: int) -> np.ndarray:
     seen: dict[str, int] = {}
     names = []
     for a, b, c in zip(
-        rng.integers(len(_ADJ), size=n), rng.integers(len(_NOUN), size=n),
-        rng.integers(len(_KIND), size=n), strict=True,
+        rng.integers(len(_ADJ), size=n),
+        rng.integers(len(_NOUN), size=n),
+        rng.integers(len(_KIND), size=n),
+        strict=True,
     ):
         name = f"{_ADJ[a]}{_NOUN[b]} {_KIND[c]}"
         seen[name] = seen.get(name, 0) + 1
@@ -181,7 +279,7 @@ def make_users(accounts: Accounts, period: Period, seed: int) -> Users:
     span = period.end_ms - acc_created
     # Older accounts grew over years (most users joined long ago); new accounts
     # fill their seats within weeks of signing up.
-    old_join = acc_created + (span * rng.random(n) ** 1.25).astype(np.int64)
+    old_join = acc_created + (span * rng.random(n)).astype(np.int64)
     new_join = acc_created + (rng.exponential(10, n) * DAY_MS).astype(np.int64)
     created = np.where(accounts.trial[account], new_join, old_join)
     created[is_first] = acc_created[is_first]

@@ -58,13 +58,22 @@ def make_delivery(period: Period, releases: Sequence[PlantedRelease], seed: int)
     weekend = period.weekday_factor() < 0.5
     service, deployed, release_id, status = [], [], [], []
     for name in SERVICES:
-        rate = np.where(weekend, PLANTED["deploys_per_weekend_day"], PLANTED["deploys_per_workday"][name])
+        rate = np.where(
+            weekend, PLANTED["deploys_per_weekend_day"], PLANTED["deploys_per_workday"][name]
+        )
         per_day = rng.poisson(rate)
         day = np.repeat(np.arange(period.n_days), per_day)
-        ts = period.start_ms + day.astype(np.int64) * DAY_MS + (rng.uniform(8, 19, len(day)) * HOUR_MS).astype(np.int64)
+        ts = (
+            period.start_ms
+            + day.astype(np.int64) * DAY_MS
+            + (rng.uniform(8, 19, len(day)) * HOUR_MS).astype(np.int64)
+        )
         u = rng.random(len(day))
-        st = np.where(u < PLANTED["p_failed"], "failed",
-                      np.where(u < PLANTED["p_failed"] + PLANTED["p_rolled_back"], "rolled_back", "success"))
+        st = np.where(
+            u < PLANTED["p_failed"],
+            "failed",
+            np.where(u < PLANTED["p_failed"] + PLANTED["p_rolled_back"], "rolled_back", "success"),
+        )
         service += [name] * len(day)
         deployed += ts.tolist()
         release_id += [""] * len(day)
@@ -84,7 +93,9 @@ def make_delivery(period: Period, releases: Sequence[PlantedRelease], seed: int)
     deployed_a = np.array(deployed, dtype=np.int64)
     order = np.argsort(deployed_a, kind="stable")
     deployed_a = deployed_a[order] // 1000 * 1000  # whole seconds, as the CSV will show them
-    service_a, release_a, status_a = (np.array(x, dtype=object)[order] for x in (service, release_id, status))
+    service_a, release_a, status_a = (
+        np.array(x, dtype=object)[order] for x in (service, release_id, status)
+    )
     n = len(order)
     lead = rng.lognormal(np.log(PLANTED["lead_time_median_hours"]), PLANTED["lead_time_log_sd"], n)
     committed = (deployed_a - (lead * HOUR_MS).astype(np.int64)) // 1000 * 1000
@@ -96,25 +107,48 @@ def make_delivery(period: Period, releases: Sequence[PlantedRelease], seed: int)
     forced = np.flatnonzero((release_a == "bulk-actions") & (status_a == "rolled_back"))
     cause = np.union1d(cause, forced)
     n_other = rng.poisson(PLANTED["unrelated_incidents_per_30_days"] * period.n_days / 30)
-    start = np.r_[deployed_a[cause] + rng.integers(5, 60, len(cause)) * 60_000,
-                  period.start_ms + rng.integers(0, period.n_days * DAY_MS, n_other)] // 1000 * 1000
-    ttr = rng.lognormal(np.log(PLANTED["time_to_restore_median_hours"]), PLANTED["time_to_restore_log_sd"], len(start))
+    start = (
+        np.r_[
+            deployed_a[cause] + rng.integers(5, 60, len(cause)) * 60_000,
+            period.start_ms + rng.integers(0, period.n_days * DAY_MS, n_other),
+        ]
+        // 1000
+        * 1000
+    )
+    ttr = rng.lognormal(
+        np.log(PLANTED["time_to_restore_median_hours"]),
+        PLANTED["time_to_restore_log_sd"],
+        len(start),
+    )
     inc_order = np.argsort(start, kind="stable")
     deploy_ref = np.r_[ids[cause], np.full(n_other, "")][inc_order]
     release_ref = np.r_[release_a[cause], np.full(n_other, "")][inc_order]
     return Delivery(
-        deploy_ids=ids, service=service_a, deployed_ms=deployed_a, committed_ms=committed, sha=sha,
-        release_id=release_a, status=status_a,
+        deploy_ids=ids,
+        service=service_a,
+        deployed_ms=deployed_a,
+        committed_ms=committed,
+        sha=sha,
+        release_id=release_a,
+        status=status_a,
         incident_ids=np.array([f"inc-{i:03d}" for i in range(1, len(start) + 1)]),
-        started_ms=start[inc_order], resolved_ms=((start + (ttr * HOUR_MS).astype(np.int64)) // 1000 * 1000)[inc_order],
+        started_ms=start[inc_order],
+        resolved_ms=((start + (ttr * HOUR_MS).astype(np.int64)) // 1000 * 1000)[inc_order],
         severity=rng.choice(SEVERITIES, len(start), p=[0.1, 0.4, 0.5]),
-        incident_deploy=deploy_ref, incident_release=release_ref,
+        incident_deploy=deploy_ref,
+        incident_release=release_ref,
     )
 
 
-def dora_figures(service: Sequence[str], deployed_ms: Sequence[int], committed_ms: Sequence[int],
-                 status: Sequence[str], started_ms: Sequence[int], resolved_ms: Sequence[int],
-                 n_workdays: int) -> dict[str, object]:
+def dora_figures(
+    service: Sequence[str],
+    deployed_ms: Sequence[int],
+    committed_ms: Sequence[int],
+    status: Sequence[str],
+    started_ms: Sequence[int],
+    resolved_ms: Sequence[int],
+    n_workdays: int,
+) -> dict[str, object]:
     """The DORA figures of a set of deployment and incident rows."""
     service_a, status_a = np.asarray(service), np.asarray(status)
     lead_h = (np.asarray(deployed_ms) - np.asarray(committed_ms)) / HOUR_MS
@@ -124,7 +158,9 @@ def dora_figures(service: Sequence[str], deployed_ms: Sequence[int], committed_m
     return {
         "deploys": len(service_a),
         "deploys_per_service": per_service,
-        "deploys_per_workday_per_service": {s: round(v / n_workdays, 4) for s, v in per_service.items()},
+        "deploys_per_workday_per_service": {
+            s: round(v / n_workdays, 4) for s, v in per_service.items()
+        },
         "failed": int((status_a == "failed").sum()),
         "rolled_back": int((status_a == "rolled_back").sum()),
         "change_failure_rate": round(bad / len(service_a), 6),

@@ -23,8 +23,15 @@ REPEAT_SHARE = 0.25
 _EXPERIMENTS = {e.id: e for e in c.PLANTED_EXPERIMENTS}
 
 
-def viewed(experiment_id: str, user: np.ndarray, ts: np.ndarray, treat: np.ndarray,
-           window: tuple[int, int], rng: np.random.Generator, anon: np.ndarray | None = None) -> Block:
+def viewed(
+    experiment_id: str,
+    user: np.ndarray,
+    ts: np.ndarray,
+    treat: np.ndarray,
+    window: tuple[int, int],
+    rng: np.random.Generator,
+    anon: np.ndarray | None = None,
+) -> Block:
     """Exposure events for units (first + some repeats inside the window)."""
     repeat = rng.random(len(ts)) < REPEAT_SHARE
     again = ts + rng.integers(3_600_000, 7 * 86_400_000, len(ts))
@@ -33,24 +40,57 @@ def viewed(experiment_id: str, user: np.ndarray, ts: np.ndarray, treat: np.ndarr
     arm = np.r_[treat, treat[repeat]].astype(np.int8)
     variations = _EXPERIMENTS[experiment_id].variations
     props = p.objects(
-        [("experiment_id", p.choices((experiment_id,), np.zeros(len(arm), np.int8))),
-         ("variation_id", p.choices(variations, arm))],
+        [
+            ("experiment_id", p.choices((experiment_id,), np.zeros(len(arm), np.int8))),
+            ("variation_id", p.choices(variations, arm)),
+        ],
         np.zeros(len(arm), np.int8),
     )
-    return Block("Experiment Viewed", ts_all, np.r_[user, user[repeat]], props,
-                 None if anon is None else np.r_[anon, anon[repeat]])
+    return Block(
+        "Experiment Viewed",
+        ts_all,
+        np.r_[user, user[repeat]],
+        props,
+        None if anon is None else np.r_[anon, anon[repeat]],
+    )
 
 
-def exposure_blocks(world: World, idx: np.ndarray, tally: Tally, rng: np.random.Generator) -> list[Block]:
+def exposure_blocks(
+    world: World, idx: np.ndarray, tally: Tally, rng: np.random.Generator
+) -> list[Block]:
     """Exposures of the batch's users ``idx`` to the user- and account-level experiments."""
     asg, users, windows = world.assign, world.users, world.timeline.windows
     onboard = idx[asg.onboarding_exposed[idx]]
-    blocks = [viewed("onboarding-checklist", onboard, users.created_ms[onboard] + 20_000,
-                     asg.onboarding_treat[onboard], windows["onboarding-checklist"], rng)]
+    blocks = [
+        viewed(
+            "onboarding-checklist",
+            onboard,
+            users.created_ms[onboard] + 20_000,
+            asg.onboarding_treat[onboard],
+            windows["onboarding-checklist"],
+            rng,
+        )
+    ]
     dash = idx[tally.dash_exposed[idx] < NEVER]
-    blocks.append(viewed("team-dashboards", dash, tally.dash_exposed[dash] + 3_000,
-                         asg.dashboards_treat[users.account[dash]], windows["team-dashboards"], rng))
+    blocks.append(
+        viewed(
+            "team-dashboards",
+            dash,
+            tally.dash_exposed[dash] + 3_000,
+            asg.dashboards_treat[users.account[dash]],
+            windows["team-dashboards"],
+            rng,
+        )
+    )
     search = idx[(tally.search_exposed[idx] < NEVER) & ~asg.autocomplete_lost[idx]]
-    blocks.append(viewed("search-autocomplete", search, tally.search_exposed[search] - 500,
-                         asg.autocomplete_treat[search], windows["search-autocomplete"], rng))
+    blocks.append(
+        viewed(
+            "search-autocomplete",
+            search,
+            tally.search_exposed[search] - 500,
+            asg.autocomplete_treat[search],
+            windows["search-autocomplete"],
+            rng,
+        )
+    )
     return blocks

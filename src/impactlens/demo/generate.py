@@ -80,8 +80,17 @@ def generate_company(
     users = make_users(accounts, period, seed)
     life = simulate_lifecycle(accounts, users, period, seed)
     users = _present_users(users, life.churn_ms, period)
-    world = World(profile, period, seed, catalog.Timeline.of(period), accounts, users, life,
-                  assign(accounts, users, life, period, seed), day_noise(period, seed))
+    world = World(
+        profile,
+        period,
+        seed,
+        catalog.Timeline.of(period),
+        accounts,
+        users,
+        life,
+        assign(accounts, users, life, period, seed),
+        day_noise(period, seed),
+    )
     report("company", 0.05)
 
     tally = Tally(users.n, world.timeline.windows)
@@ -93,10 +102,14 @@ def generate_company(
     slices = users.account_slices(accounts.n)
     n_batches = -(-accounts.n // profile.accounts_per_batch)
     for k in range(n_batches):
-        acc_idx = np.arange(k * profile.accounts_per_batch, min((k + 1) * profile.accounts_per_batch, accounts.n))
+        acc_idx = np.arange(
+            k * profile.accounts_per_batch, min((k + 1) * profile.accounts_per_batch, accounts.n)
+        )
         idx = np.arange(slices[acc_idx[0]], slices[acc_idx[-1] + 1])
         rng = rng_for(seed, "events", k)
-        s = draw_sessions(idx, users, accounts, life, period, world.day_noise, world.assign.activated, rng)
+        s = draw_sessions(
+            idx, users, accounts, life, period, world.day_noise, world.assign.activated, rng
+        )
         track = events.session_events(world, s, rng, tally)
         track += checkout.trial_blocks(world, acc_idx, rng)
         answers = surveys.answer_surveys(world, idx, rng)
@@ -131,7 +144,9 @@ def generate_company(
         next_message += table.num_rows
         parts.add(table)
         if not profile.segment_in_parquet:
-            seg = b.to_table([x for x in vblocks if x.event == "Experiment Viewed"], ids, next_message)
+            seg = b.to_table(
+                [x for x in vblocks if x.event == "Experiment Viewed"], ids, next_message
+            )
             next_message += seg.num_rows
             segment_tables.append(seg)
     event_files = parts.close()
@@ -172,10 +187,23 @@ def generate_company(
 
     files["truth"] = out_dir / "truth.json"
     files["events"] = events_dir
-    manifest = DemoManifest(out_dir, size, seed, period.start, period.end, files,
-                            tuple(event_files), counts, time.perf_counter() - started)
-    write_json(files["truth"], truth.build_truth(world, releases, tally, answers, ticket_rows,
-                                                 delivery, last_seen, manifest))
+    manifest = DemoManifest(
+        out_dir,
+        size,
+        seed,
+        period.start,
+        period.end,
+        files,
+        tuple(event_files),
+        counts,
+        time.perf_counter() - started,
+    )
+    write_json(
+        files["truth"],
+        truth.build_truth(
+            world, releases, tally, answers, ticket_rows, delivery, last_seen, manifest
+        ),
+    )
     report("done", 1.0)
     return manifest
 
@@ -191,7 +219,9 @@ def _within_activity(block: b.Block, world: World) -> b.Block:
     if not len(block):
         return block
     u = block.user
-    keep = (block.ts >= world.users.created_ms[u]) & (block.ts < user_end_ms(world.users, world.life, world.period, u))
+    keep = (block.ts >= world.users.created_ms[u]) & (
+        block.ts < user_end_ms(world.users, world.life, world.period, u)
+    )
     return block if keep.all() else block.where(keep)
 
 
@@ -204,4 +234,6 @@ def _segment_stream(world: World, tables_: list):
 
 def _merge_answers(parts: list[surveys.SurveyAnswers]) -> surveys.SurveyAnswers:
     fields = surveys.SurveyAnswers.__dataclass_fields__
-    return surveys.SurveyAnswers(**{f: np.concatenate([getattr(p, f) for p in parts]) for f in fields})
+    return surveys.SurveyAnswers(
+        **{f: np.concatenate([getattr(p, f) for p in parts]) for f in fields}
+    )

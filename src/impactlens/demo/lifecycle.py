@@ -58,7 +58,9 @@ class Lifecycle:
 
 def error_params(improved: np.ndarray, ts: np.ndarray, ship: dict[str, int]) -> tuple:
     """(P(export fails), other errors per export) for users that get releases or not."""
-    p_fail = np.where(improved & (ts >= ship["export-timeout-fix"]), c.P_FAIL_AFTER, c.P_FAIL_BEFORE)
+    p_fail = np.where(
+        improved & (ts >= ship["export-timeout-fix"]), c.P_FAIL_AFTER, c.P_FAIL_BEFORE
+    )
     kappa = np.where(improved & (ts >= ship["bulk-actions"]), c.KAPPA_BULK, c.KAPPA)
     return p_fail, kappa
 
@@ -95,7 +97,9 @@ def simulate_lifecycle(accounts: Accounts, users: Users, period: Period, seed: i
     improved = ~(accounts.holdout[:, None] & (day_mid[None, :] >= timeline.holdout_start))
     p_fail, kappa = error_params(improved, day_mid[None, :], timeline.ship)
     bulk = np.where(kappa > c.KAPPA, kappa - c.KAPPA, 0.0)
-    login = np.where(improved & (day_mid >= timeline.ship["sso-login"]), 1 + c.SSO_LOGIN_TICKETS, 1.0)
+    login = np.where(
+        improved & (day_mid >= timeline.ship["sso-login"]), 1 + c.SSO_LOGIN_TICKETS, 1.0
+    )
     base = BASE_TICKETS_PER_SESSION * sessions
     expected_by_tag = (
         lambda: TICKETS_PER_EXPORT_ERROR * exports * p_fail,
@@ -149,16 +153,32 @@ def simulate_lifecycle(accounts: Accounts, users: Users, period: Period, seed: i
 
     seats, mrr, status = _billing(accounts, months, month_ms, log_u, conversion, churn)
     return Lifecycle(
-        months=months, usage=usage, tickets=tickets, churn_ms=churn, churn_reason=reason,
-        conversion_ms=conversion, seats=seats, mrr=mrr, status=status, hazard_rows=rows,
+        months=months,
+        usage=usage,
+        tickets=tickets,
+        churn_ms=churn,
+        churn_reason=reason,
+        conversion_ms=conversion,
+        seats=seats,
+        mrr=mrr,
+        status=status,
+        hazard_rows=rows,
     )
 
 
-def _billing(accounts: Accounts, months: list[date], month_ms: np.ndarray, log_u: np.ndarray,
-             conversion: np.ndarray, churn: np.ndarray) -> tuple:
+def _billing(
+    accounts: Accounts,
+    months: list[date],
+    month_ms: np.ndarray,
+    log_u: np.ndarray,
+    conversion: np.ndarray,
+    churn: np.ndarray,
+) -> tuple:
     """Seats follow the usage trend (expansion/contraction); MRR = seats x price."""
     n, n_m = accounts.n, len(months)
-    seats = np.maximum(1, np.round(accounts.seats[:, None] * np.exp(0.5 * (log_u[:, 1:] - log_u[:, [1]]))))
+    seats = np.maximum(
+        1, np.round(accounts.seats[:, None] * np.exp(0.5 * (log_u[:, 1:] - log_u[:, [1]])))
+    )
     discount = np.where(accounts.seats > 200, 0.8, 1.0)
     mrr = np.round(seats * PRICE_PER_SEAT[accounts.plan][:, None] * discount[:, None], 2)
     status = np.full((n, n_m), "", dtype=object)

@@ -104,7 +104,9 @@ def iso_ms(values: np.ndarray, unit: str = "s") -> np.ndarray:
 
     ``unit="ms"`` keeps the milliseconds (event messages); CSV files show seconds.
     """
-    text = np.datetime_as_string(np.asarray(values, dtype=np.int64).astype("datetime64[ms]"), unit=unit)
+    text = np.datetime_as_string(
+        np.asarray(values, dtype=np.int64).astype("datetime64[ms]"), unit=unit
+    )
     return np.char.add(text.astype(str), "Z")
 
 

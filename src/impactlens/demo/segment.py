@@ -75,8 +75,10 @@ def _last_mrr(mrr: np.ndarray) -> np.ndarray:
 def track_messages(table: pa.Table) -> Iterator[dict]:
     """Flat event rows (blocks.FLAT_SCHEMA) as Segment ``track`` messages."""
     ts = iso_ms(table.column("timestamp").cast("int64").to_numpy(), "ms")
-    columns = {name: table.column(name).to_pylist() for name in
-               ("message_id", "event", "user_id", "anonymous_id", "account_id", "properties")}
+    columns = {
+        name: table.column(name).to_pylist()
+        for name in ("message_id", "event", "user_id", "anonymous_id", "account_id", "properties")
+    }
     for i in range(table.num_rows):
         message: dict[str, object] = {"type": "track", "event": columns["event"][i]}
         if columns["user_id"][i] is not None:

@@ -24,11 +24,11 @@ from impactlens.demo.sessions import user_end_ms
 from impactlens.demo.world import World
 
 SURVEYS = ("nps", "csat", "ces")
-ANSWER_RATE = {"nps": 0.2, "csat": 0.12, "ces": 0.1}
+ANSWER_RATE = {"nps": 0.3, "csat": 0.12, "ces": 0.1}
 IN_APP_SHARE = 0.4
 # score = base + sat x (account NPS mean - 7.4) + usage x z_usage - errors x (error level - 1) + N(0, noise)
 SCORE_MODEL = {
-    "nps": {"base": 7.4, "sat": 1.0, "usage": 0.6, "errors": 1.6, "noise": 1.3, "range": (0, 10)},
+    "nps": {"base": 7.4, "sat": 1.0, "usage": 0.6, "errors": 3.5, "noise": 1.3, "range": (0, 10)},
     "csat": {"base": 3.8, "sat": 0.25, "usage": 0.3, "errors": 0.6, "noise": 0.7, "range": (1, 5)},
     "ces": {"base": 5.0, "sat": 0.3, "usage": 0.3, "errors": 0.8, "noise": 1.0, "range": (1, 7)},
 }
@@ -86,35 +86,54 @@ def answer_surveys(world: World, idx: np.ndarray, rng: np.random.Generator) -> S
     day = period.start_ms + (ts - period.start_ms) // DAY_MS * DAY_MS
     local = (rng.normal(13, 2.5, len(ts)).clip(8, 20) * HOUR_MS).astype(np.int64)
     snapped = day + local - accounts.tz_offset[a].astype(np.int64) * HOUR_MS
-    inside = (snapped >= begin[np.searchsorted(idx, user)]) & (snapped < end[np.searchsorted(idx, user)])
+    inside = (snapped >= begin[np.searchsorted(idx, user)]) & (
+        snapped < end[np.searchsorted(idx, user)]
+    )
     ts = np.where(inside, snapped, ts)
 
     z_usage = (np.log(users.rate[user] * accounts.engagement[a] / USER_RATE_MEAN)) / np.hypot(
-        USER_RATE_SIGMA, ENGAGEMENT_SIGMA)
+        USER_RATE_SIGMA, ENGAGEMENT_SIGMA
+    )
     improved = ~(accounts.holdout[a] & (ts >= tl.holdout_start))
     p_fail, kappa = error_params(improved, ts, tl.ship)
-    error_level = (users.export_rate[user] * accounts.error_factor[a] * (p_fail + kappa)
-                   / (users.export_rate.mean() * (c.P_FAIL_BEFORE + c.KAPPA)))
+    error_level = (
+        users.export_rate[user]
+        * accounts.error_factor[a]
+        * (p_fail + kappa)
+        / (users.export_rate.mean() * (c.P_FAIL_BEFORE + c.KAPPA))
+    )
     score = np.zeros(len(user))
     for k, name in enumerate(SURVEYS):
         m, sel = SCORE_MODEL[name], survey == k
-        raw = (m["base"] + m["sat"] * (accounts.nps_mean[a[sel]] - 7.4) + m["usage"] * z_usage[sel]
-               - m["errors"] * (error_level[sel] - 1) + rng.normal(0, m["noise"], int(sel.sum())))
+        raw = (
+            m["base"]
+            + m["sat"] * (accounts.nps_mean[a[sel]] - 7.4)
+            + m["usage"] * z_usage[sel]
+            - m["errors"] * (error_level[sel] - 1)
+            + rng.normal(0, m["noise"], int(sel.sum()))
+        )
         score[sel] = np.round(raw).clip(*m["range"])
     score = score.astype(np.int64)
     comment = _comments(score, survey, error_level, users.search_v2[user], rng)
     return SurveyAnswers(ts, user, survey, score, comment, rng.random(len(user)) < IN_APP_SHARE)
 
 
-def _comments(score: np.ndarray, survey: np.ndarray, error_level: np.ndarray, v2: np.ndarray,
-              rng: np.random.Generator) -> np.ndarray:
+def _comments(
+    score: np.ndarray,
+    survey: np.ndarray,
+    error_level: np.ndarray,
+    v2: np.ndarray,
+    rng: np.random.Generator,
+) -> np.ndarray:
     high = np.array([9, 4, 6])[survey]
     low = np.array([6, 2, 3])[survey]
     mood = np.where(score >= high, "praise", np.where(score <= low, "complaint", "neutral"))
     topic_w = np.tile([0.3, 0.35, 0.2, 0.15], (len(score), 1))
     topic_w[:, 2] += np.where(mood == "complaint", 1.2 * np.maximum(error_level - 0.8, 0), 0)
     topic_w[:, 0] += np.where((mood == "praise") & v2, 0.4, 0)
-    topic = (rng.random(len(score))[:, None] * topic_w.sum(1)[:, None] > np.cumsum(topic_w, 1)).sum(1)
+    topic = (rng.random(len(score))[:, None] * topic_w.sum(1)[:, None] > np.cumsum(topic_w, 1)).sum(
+        1
+    )
     out = np.full(len(score), "", dtype=object)
     for i in np.flatnonzero(rng.random(len(score)) < COMMENT_SHARE):
         options = _TEMPLATES[mood[i]][_TOPICS[topic[i]]]
@@ -130,14 +149,19 @@ def survey_events(answers: SurveyAnswers) -> Block:
     fields = [
         ("survey", p.choices(SURVEYS, answers.survey[sel])),
         ("score", p.numbers(answers.score[sel])),
-        ("comment", p.choices([None, *sorted(set(comment[has]))],
-                              _vocab_index(comment, has))),
+        ("comment", p.choices([None, *sorted(set(comment[has]))], _vocab_index(comment, has))),
     ]
-    return Block("Survey Responded", answers.ts[sel], answers.user[sel],
-                 p.objects(fields, np.zeros(int(sel.sum()), np.int8)))
+    return Block(
+        "Survey Responded",
+        answers.ts[sel],
+        answers.user[sel],
+        p.objects(fields, np.zeros(int(sel.sum()), np.int8)),
+    )
 
 
 def _vocab_index(comment: np.ndarray, has: np.ndarray) -> np.ndarray:
     vocab = {text: i + 1 for i, text in enumerate(sorted(set(comment[has])))}
-    return np.array([vocab.get(text, 0) if ok else 0 for text, ok in zip(comment, has, strict=True)],
-                    dtype=np.int64)
+    return np.array(
+        [vocab.get(text, 0) if ok else 0 for text, ok in zip(comment, has, strict=True)],
+        dtype=np.int64,
+    )

@@ -21,8 +21,16 @@ from impactlens.demo.tickets import PRIORITIES, TicketRows
 from impactlens.demo.world import World
 from impactlens.demo.writer import Timestamp
 
-REGION = {-8: "na-west", -7: "na-west", -6: "na-central", -5: "na-east", -4: "na-east",
-          0: "emea", 1: "emea", 2: "emea"}
+REGION = {
+    -8: "na-west",
+    -7: "na-west",
+    -6: "na-central",
+    -5: "na-east",
+    -4: "na-east",
+    0: "emea",
+    1: "emea",
+    2: "emea",
+}
 
 
 def _iso_or_empty(values: np.ndarray) -> np.ndarray:
@@ -125,14 +133,21 @@ def releases_yaml(world: World, releases: Sequence[PlantedRelease]) -> list[dict
     out = []
     for r in sorted(releases, key=lambda r: (r.day, r.id)):
         item: dict[str, object] = {
-            "id": r.id, "title": r.title, "kind": r.kind,
+            "id": r.id,
+            "title": r.title,
+            "kind": r.kind,
             "shipped_at": Timestamp(iso_one(r.shipped_ms(world.period))),
-            "team": r.team, "effort_days": r.effort_days,
+            "team": r.team,
+            "effort_days": r.effort_days,
             "links": [f"https://tracker.example/{r.team.upper()[:3]}-{100 + r.day}"],
         }
         if r.hypothesis is not None:
             h = r.hypothesis
-            item["hypothesis"] = {"metric": h.metric, "expected": h.expected, "min_effect": h.min_effect}
+            item["hypothesis"] = {
+                "metric": h.metric,
+                "expected": h.expected,
+                "min_effect": h.min_effect,
+            }
             if h.guardrails:
                 item["hypothesis"]["guardrails"] = list(h.guardrails)
         if r.audience_flag:
@@ -145,17 +160,21 @@ def experiments_yaml(world: World) -> list[dict]:
     out = []
     for e in PLANTED_EXPERIMENTS:
         item: dict[str, object] = {
-            "id": e.id, "name": e.name, "hypothesis": e.hypothesis, "primary_metric": e.primary_metric,
+            "id": e.id,
+            "name": e.name,
+            "hypothesis": e.hypothesis,
+            "primary_metric": e.primary_metric,
         }
         if e.guardrails:
             item["guardrails"] = list(e.guardrails)
-        item.update({
-            "variations": list(e.variations),
-            "started_at": world.period.start + timedelta(days=e.start_day),
-            "ended_at": world.period.start + timedelta(days=e.end_day),
-            "unit": e.unit,
-            "weights": list(e.weights),
-        })
+        item.update(
+            {
+                "variations": list(e.variations),
+                "started_at": world.period.start + timedelta(days=e.start_day),
+                "ended_at": world.period.start + timedelta(days=e.end_day),
+                "unit": e.unit,
+                "weights": list(e.weights),
+            }
+        )
         out.append(item)
     return out
-

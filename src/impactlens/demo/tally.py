@@ -32,14 +32,21 @@ class Tally:
         self.events: Counter[str] = Counter()
         self.visitors: dict[str, np.ndarray] = {}
 
-    def first_in_window(self, user: np.ndarray, ts: np.ndarray, eligible: np.ndarray,
-                        window: tuple[int, int], into: np.ndarray) -> None:
+    def first_in_window(
+        self,
+        user: np.ndarray,
+        ts: np.ndarray,
+        eligible: np.ndarray,
+        window: tuple[int, int],
+        into: np.ndarray,
+    ) -> None:
         """Record each user's first eligible time inside ``window`` (their exposure)."""
         inside = eligible & (ts >= window[0]) & (ts < window[1])
         np.minimum.at(into, user[inside], ts[inside])
 
-    def searches(self, user: np.ndarray, ts: np.ndarray, clicked: np.ndarray,
-                 eligible: np.ndarray) -> None:
+    def searches(
+        self, user: np.ndarray, ts: np.ndarray, clicked: np.ndarray, eligible: np.ndarray
+    ) -> None:
         """Autocomplete exposure = first search in its window; count what follows."""
         window = self.windows["search-autocomplete"]
         self.first_in_window(user, ts, eligible, window, self.search_exposed)

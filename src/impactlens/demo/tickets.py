@@ -53,8 +53,12 @@ def make_tickets(world: World) -> TicketRows:
     k = life.tickets[a, d, tag].astype(np.int64)
     a, d, tag = np.repeat(a, k), np.repeat(d, k), np.repeat(tag, k)
     hour = rng.normal(13, 2.5, len(a)).clip(7, 20)
-    created = (period.start_ms + d.astype(np.int64) * DAY_MS + (hour * HOUR_MS).astype(np.int64)
-               - acc.tz_offset[a].astype(np.int64) * HOUR_MS)
+    created = (
+        period.start_ms
+        + d.astype(np.int64) * DAY_MS
+        + (hour * HOUR_MS).astype(np.int64)
+        - acc.tz_offset[a].astype(np.int64) * HOUR_MS
+    )
     keep = (created >= np.maximum(acc.created_ms[a], period.start_ms)) & (created < period.end_ms)
     keep &= created < life.churn_ms[a]
     a, tag, created = a[keep], tag[keep], created[keep]
@@ -64,12 +68,17 @@ def make_tickets(world: World) -> TicketRows:
     # The reporter: a random user of the account present then, else its admin.
     slices = users.account_slices(acc.n)
     pick = slices[a] + (rng.random(len(a)) * (slices[a + 1] - slices[a])).astype(np.int64)
-    present = (users.created_ms[pick] <= created) & (user_end_ms(users, life, period, pick) > created)
+    present = (users.created_ms[pick] <= created) & (
+        user_end_ms(users, life, period, pick) > created
+    )
     user = np.where(present, pick, slices[a])
 
     enterprise = acc.segment[a] == 2
-    priority = np.where(enterprise, rng.choice(4, len(a), p=_PRIORITY_P[True]),
-                        rng.choice(4, len(a), p=_PRIORITY_P[False]))
+    priority = np.where(
+        enterprise,
+        rng.choice(4, len(a), p=_PRIORITY_P[True]),
+        rng.choice(4, len(a), p=_PRIORITY_P[False]),
+    )
     hours = rng.lognormal(np.log(SOLVE_MEDIAN_HOURS[priority]), 0.9)
     solved = created + (hours * HOUR_MS).astype(np.int64)
     done = solved < period.end_ms
@@ -85,5 +94,14 @@ def make_tickets(world: World) -> TicketRows:
         if after_only:
             sel &= created >= world.timeline.ship[release]
         feature[sel] = release
-    return TicketRows(created, np.where(done, solved, np.iinfo(np.int64).max), a, user,
-                      priority, status, tag, feature, satisfaction)
+    return TicketRows(
+        created,
+        np.where(done, solved, np.iinfo(np.int64).max),
+        a,
+        user,
+        priority,
+        status,
+        tag,
+        feature,
+        satisfaction,
+    )

@@ -16,7 +16,7 @@ import numpy as np
 from impactlens.demo import catalog as c
 from impactlens.demo import events as ev
 from impactlens.demo.backlog import BACKLOG, REACH_EVENT
-from impactlens.demo.company import TRIAL_CONVERSION, TRIAL_DAYS
+from impactlens.demo.company import DASHBOARD_SIGMA, TRIAL_CONVERSION, TRIAL_DAYS
 from impactlens.demo.delivery import PLANTED, Delivery, dora_figures
 from impactlens.demo.lifecycle import CHURN_MODEL, DETRACTOR_BELOW, NEVER, TICKET_TAGS
 from impactlens.demo.profile import DAY_MS, WEEKDAY_FACTOR, iso_one
@@ -28,37 +28,78 @@ from impactlens.demo.world import World
 _Z = NormalDist()
 
 
-def build_truth(world: World, releases, tally: Tally, answers: SurveyAnswers, tickets: TicketRows,
-                delivery: Delivery, last_seen: dict, manifest) -> dict:
+def build_truth(
+    world: World,
+    releases,
+    tally: Tally,
+    answers: SurveyAnswers,
+    tickets: TicketRows,
+    delivery: Delivery,
+    last_seen: dict,
+    manifest,
+) -> dict:
     period = world.period
     return {
-        "generator": {"size": manifest.size, "seed": manifest.seed, "start": period.start.isoformat(),
-                      "end": period.end.isoformat(), "timestamps": "UTC"},
+        "generator": {
+            "size": manifest.size,
+            "seed": manifest.seed,
+            "start": period.start.isoformat(),
+            "end": period.end.isoformat(),
+            "timestamps": "UTC",
+        },
         "files": {k: str(v.relative_to(manifest.out_dir)) for k, v in manifest.files.items()},
         "event_files": [str(p.relative_to(manifest.out_dir)) for p in manifest.event_files],
         "counts": dict(manifest.counts),
         "seasonality": {"weekday_factor_mon_to_sun": WEEKDAY_FACTOR.tolist()},
         "holdout": _holdout(world),
-        "flags": {"search_v2": {"share": 0.5, "by": "hash of user_id", "excludes": "holdout",
-                                "users_in_rollout": int(world.users.search_v2.sum())}},
+        "flags": {
+            "search_v2": {
+                "share": 0.5,
+                "by": "hash of user_id",
+                "excludes": "holdout",
+                "users_in_rollout": int(world.users.search_v2.sum()),
+            }
+        },
         "rates": _rates(),
         "releases": [_release(world, r) for r in releases if r in c.PLANTED_RELEASES],
         "minor_releases": [r.id for r in releases if r not in c.PLANTED_RELEASES],
-        "confounded": [{"releases": ["report-templates", "report-builder-speedup"],
-                        "metric": "reports_per_active_user",
-                        "combined_relative": round((1 + c.TEMPLATES_LIFT) * (1 + c.SPEEDUP_LIFT) - 1, 6)}],
+        "confounded": [
+            {
+                "releases": ["report-templates", "report-builder-speedup"],
+                "metric": "reports_per_active_user",
+                "combined_relative": round((1 + c.TEMPLATES_LIFT) * (1 + c.SPEEDUP_LIFT) - 1, 6),
+            }
+        ],
         "experiments": _experiments(world, tally),
         "churn": _churn(world),
-        "surveys": {"score_model": SCORE_MODEL, "answer_rate": ANSWER_RATE, "in_app_share": IN_APP_SHARE,
-                    "counts": {s: {"in_app": int(((answers.survey == k) & answers.in_app).sum()),
-                                   "csv": int(((answers.survey == k) & ~answers.in_app).sum())}
-                               for k, s in enumerate(SURVEYS)}},
-        "tickets": {"by_tag": {t: int((tickets.tag == k).sum()) for k, t in enumerate(TICKET_TAGS)},
-                    "driver": "expected errors (export failures, bulk-action errors) and sessions"},
-        "dora": {"planted": PLANTED, "observed": dora_figures(
-            delivery.service, delivery.deployed_ms, delivery.committed_ms, delivery.status,
-            delivery.started_ms, delivery.resolved_ms,
-            int((period.weekday_factor() > 0.5).sum()))},
+        "surveys": {
+            "score_model": SCORE_MODEL,
+            "answer_rate": ANSWER_RATE,
+            "in_app_share": IN_APP_SHARE,
+            "counts": {
+                s: {
+                    "in_app": int(((answers.survey == k) & answers.in_app).sum()),
+                    "csv": int(((answers.survey == k) & ~answers.in_app).sum()),
+                }
+                for k, s in enumerate(SURVEYS)
+            },
+        },
+        "tickets": {
+            "by_tag": {t: int((tickets.tag == k).sum()) for k, t in enumerate(TICKET_TAGS)},
+            "driver": "expected errors (export failures, bulk-action errors) and sessions",
+        },
+        "dora": {
+            "planted": PLANTED,
+            "observed": dora_figures(
+                delivery.service,
+                delivery.deployed_ms,
+                delivery.committed_ms,
+                delivery.status,
+                delivery.started_ms,
+                delivery.resolved_ms,
+                int((period.weekday_factor() > 0.5).sum()),
+            ),
+        },
         "backlog": _backlog(world, last_seen),
     }
 
@@ -66,14 +107,18 @@ def build_truth(world: World, releases, tally: Tally, answers: SurveyAnswers, ti
 def _holdout(world: World) -> dict:
     acc = world.accounts
     return {
-        "start": iso_one(world.timeline.holdout_start), "share": c.HOLDOUT_SHARE,
+        "start": iso_one(world.timeline.holdout_start),
+        "share": c.HOLDOUT_SHARE,
         "accounts": acc.ids[acc.holdout].tolist(),
         "users": int(acc.holdout[world.users.account].sum()),
-        "attribute": "accounts.csv holdout=true", "event_flag": "properties.flags.holdout=true",
+        "attribute": "accounts.csv holdout=true",
+        "event_flag": "properties.flags.holdout=true",
         "receives": "no release effect and no experiment after the start",
         "expected_cumulative_relative": {
             "search_click_through": round(0.5 * c.SEARCH_V2_LIFT, 6),
-            "error_rate": round((c.P_FAIL_AFTER + c.KAPPA_BULK) / (c.P_FAIL_BEFORE + c.KAPPA) - 1, 6),
+            "error_rate": round(
+                (c.P_FAIL_AFTER + c.KAPPA_BULK) / (c.P_FAIL_BEFORE + c.KAPPA) - 1, 6
+            ),
             "export_failure_rate": round(c.P_FAIL_AFTER / c.P_FAIL_BEFORE - 1, 6),
             "reports_per_active_user": round((1 + c.TEMPLATES_LIFT) * (1 + c.SPEEDUP_LIFT) - 1, 6),
         },
@@ -82,27 +127,50 @@ def _holdout(world: World) -> dict:
 
 def _rates() -> dict:
     return {
-        "searches_per_session": ev.SEARCHES_PER_SESSION, "click_p_mean": 0.42,
-        "search_latency_median_ms": {"before": ev.LATENCY_MEDIAN_MS, "search_v2": ev.LATENCY_V2_MEDIAN_MS},
-        "dashboards_per_session": ev.DASHBOARDS_PER_SESSION, "reports_per_session": ev.REPORTS_PER_SESSION,
+        "searches_per_session": ev.SEARCHES_PER_SESSION,
+        "click_p_mean": 0.42,
+        "search_latency_median_ms": {
+            "before": ev.LATENCY_MEDIAN_MS,
+            "search_v2": ev.LATENCY_V2_MEDIAN_MS,
+        },
+        "dashboards_per_session": ev.DASHBOARDS_PER_SESSION,
+        "reports_per_session": ev.REPORTS_PER_SESSION,
         "export_failure_p": {"before_fix": c.P_FAIL_BEFORE, "after_fix": c.P_FAIL_AFTER},
-        "other_errors_per_export": {"base": round(c.KAPPA, 6), "after_bulk_actions": round(c.KAPPA_BULK, 6)},
+        "other_errors_per_export": {
+            "base": round(c.KAPPA, 6),
+            "after_bulk_actions": round(c.KAPPA_BULK, 6),
+        },
         "error_model": "E[Error Shown | session] = exports x account factor x (p_fail + kappa)",
-        "activation_7d": {"base": c.ONBOARDING_BASE,
-                          "checklist": round(c.ONBOARDING_BASE * (1 + c.ONBOARDING_LIFT), 6)},
+        "activation_7d": {
+            "base": c.ONBOARDING_BASE,
+            "checklist": round(c.ONBOARDING_BASE * (1 + c.ONBOARDING_LIFT), 6),
+        },
     }
 
 
 def _release(world: World, r: c.PlantedRelease) -> dict:
     shipped = r.shipped_ms(world.period)
     return {
-        "id": r.id, "team": r.team, "kind": r.kind, "shipped_at": iso_one(shipped), "label": r.label,
-        "hypothesis": None if r.hypothesis is None else {
-            "metric": r.hypothesis.metric, "expected": r.hypothesis.expected,
-            "min_effect": r.hypothesis.min_effect, "guardrails": list(r.hypothesis.guardrails)},
-        "audience": {"flag": r.audience_flag} if r.audience_flag else "everyone outside the holdout",
-        "true_effects": [{"metric": e.metric, "relative": e.relative, "audience": e.audience,
-                          "note": e.note} for e in r.effects],
+        "id": r.id,
+        "team": r.team,
+        "kind": r.kind,
+        "shipped_at": iso_one(shipped),
+        "label": r.label,
+        "hypothesis": None
+        if r.hypothesis is None
+        else {
+            "metric": r.hypothesis.metric,
+            "expected": r.hypothesis.expected,
+            "min_effect": r.hypothesis.min_effect,
+            "guardrails": list(r.hypothesis.guardrails),
+        },
+        "audience": {"flag": r.audience_flag}
+        if r.audience_flag
+        else "everyone outside the holdout",
+        "true_effects": [
+            {"metric": e.metric, "relative": e.relative, "audience": e.audience, "note": e.note}
+            for e in r.effects
+        ],
         "pre_period_days": round((shipped - world.period.start_ms) / DAY_MS, 2),
         "post_period_days": round((world.period.end_ms - shipped) / DAY_MS, 2),
     }
@@ -113,36 +181,60 @@ def _experiments(world: World, tally: Tally) -> list[dict]:
     users, asg, end = world.users, world.assign, world.period.end_ms
     for e in c.PLANTED_EXPERIMENTS:
         w0, w1 = e.window_ms(world.period)
-        item = {"id": e.id, "unit": e.unit, "metric": e.primary_metric, "label": e.label,
-                "true_lift_relative": e.true_lift, "audience": e.audience, "variations": list(e.variations),
-                "window": [iso_one(w0), iso_one(w1)]}
+        item = {
+            "id": e.id,
+            "unit": e.unit,
+            "metric": e.primary_metric,
+            "label": e.label,
+            "true_lift_relative": e.true_lift,
+            "audience": e.audience,
+            "variations": list(e.variations),
+            "window": [iso_one(w0), iso_one(w1)],
+        }
         if e.id == "onboarding-checklist":
             exp = asg.onboarding_exposed & (users.created_ms + 7 * DAY_MS <= end)
             act = tally.first_report < users.created_ms + 7 * DAY_MS
             arms = [exp & ~asg.onboarding_treat, exp & asg.onboarding_treat]
             n = [int(a.sum()) for a in arms]
-            item["observed"] = {"users": n, "activated": [int((a & act).sum()) for a in arms],
-                                "note": "signups whose 7-day window ends inside the period"}
+            item["observed"] = {
+                "users": n,
+                "activated": [int((a & act).sum()) for a in arms],
+                "note": "signups whose 7-day window ends inside the period",
+            }
             p0, p1 = c.ONBOARDING_BASE, c.ONBOARDING_BASE * (1 + c.ONBOARDING_LIFT)
             item["baseline"] = p0
-            item["power"] = _power((p1 - p0) / math.sqrt(p0 * (1 - p0) / n[0] + p1 * (1 - p1) / n[1]))
+            item["power"] = _power(
+                (p1 - p0) / math.sqrt(p0 * (1 - p0) / n[0] + p1 * (1 - p1) / n[1])
+            )
         elif e.id == "team-dashboards":
             item["observed"], item["power"] = _cluster(world, tally)
-            item["account_habit_log_sd"] = 0.7
+            item["account_habit_log_sd"] = DASHBOARD_SIGMA
         elif e.id == "search-autocomplete":
             seen = tally.search_exposed < NEVER
-            assigned = [int((seen & ~asg.autocomplete_treat).sum()), int((seen & asg.autocomplete_treat).sum())]
-            logged = [assigned[0], int((seen & asg.autocomplete_treat & ~asg.autocomplete_lost).sum())]
+            assigned = [
+                int((seen & ~asg.autocomplete_treat).sum()),
+                int((seen & asg.autocomplete_treat).sum()),
+            ]
+            logged = [
+                assigned[0],
+                int((seen & asg.autocomplete_treat & ~asg.autocomplete_lost).sum()),
+            ]
             chi2 = sum((x - sum(logged) / 2) ** 2 / (sum(logged) / 2) for x in logged)
-            item["srm"] = {"drop_share_of_treatment": c.AUTOCOMPLETE_DROP, "assigned": assigned,
-                           "logged": logged, "chi2": round(chi2, 4),
-                           "p_value": math.erfc(math.sqrt(chi2 / 2))}
+            item["srm"] = {
+                "drop_share_of_treatment": c.AUTOCOMPLETE_DROP,
+                "assigned": assigned,
+                "logged": logged,
+                "chi2": round(chi2, 4),
+                "p_value": math.erfc(math.sqrt(chi2 / 2)),
+            }
         elif e.id == "pricing-page-copy":
             v = tally.visitors
             arms = [~v["treat"], v["treat"]]
-            item["observed"] = {"visitors": [int(a.sum()) for a in arms],
-                                "checkout_started": [int((a & v["started"]).sum()) for a in arms],
-                                "checkout_completed": [int((a & v["completed"]).sum()) for a in arms]}
+            item["observed"] = {
+                "visitors": [int(a.sum()) for a in arms],
+                "checkout_started": [int((a & v["started"]).sum()) for a in arms],
+                "checkout_completed": [int((a & v["completed"]).sum()) for a in arms],
+            }
         out.append(item)
     return out
 
@@ -159,7 +251,9 @@ def _cluster(world: World, tally: Tally) -> tuple[dict, dict]:
     n_acc = world.accounts.n
     users_per = np.bincount(acc[exposed], minlength=n_acc).astype(float)
     views_per = np.bincount(acc[exposed], weights=tally.dash_views[exposed], minlength=n_acc)
-    before_per = np.bincount(acc[exposed], weights=tally.dash_views_before[exposed], minlength=n_acc)
+    before_per = np.bincount(
+        acc[exposed], weights=tally.dash_views_before[exposed], minlength=n_acc
+    )
     treat = world.assign.dashboards_treat
     obs: dict[str, list] = {"accounts": [], "users": [], "views": [], "views_28d_before": []}
     var, var_cuped = [], []
@@ -176,9 +270,11 @@ def _cluster(world: World, tally: Tally) -> tuple[dict, dict]:
         var.append(np.var(e, ddof=1) / scale)
         var_cuped.append(np.var(e - theta * b, ddof=1) / scale)
     effect = obs["views"][0] / obs["users"][0] * c.TEAM_DASHBOARDS_LIFT
-    power = {"cluster_robust": _power(effect / math.sqrt(sum(var))),
-             "cluster_robust_cuped_28d": _power(effect / math.sqrt(sum(var_cuped))),
-             "effective_accounts": round(float(users_per.sum() ** 2 / (users_per**2).sum()), 1)}
+    power = {
+        "cluster_robust": _power(effect / math.sqrt(sum(var))),
+        "cluster_robust_cuped_28d": _power(effect / math.sqrt(sum(var_cuped))),
+        "effective_accounts": round(float(users_per.sum() ** 2 / (users_per**2).sum()), 1),
+    }
     return obs, power
 
 
@@ -199,11 +295,22 @@ def _churn(world: World) -> dict:
             "detractor": f"account's latent NPS mean below {DETRACTOR_BELOW} (its NPS answers are low)",
             "log_seats": "log of the account's seats (accounts.csv seats)",
         },
-        "trial": {"days": TRIAL_DAYS, "conversion": TRIAL_CONVERSION, "expired_churn": "trial_expired"},
-        "accounts": int(acc.n), "churned": int(churned.sum()),
+        "trial": {
+            "days": TRIAL_DAYS,
+            "conversion": TRIAL_CONVERSION,
+            "expired_churn": "trial_expired",
+        },
+        "accounts": int(acc.n),
+        "churned": int(churned.sum()),
         "by_reason": {r: int((life.churn_reason == r).sum()) for r in ("hazard", "trial_expired")},
-        "churned_accounts": [{"account_id": str(acc.ids[a]), "churned_at": iso_one(int(life.churn_ms[a])),
-                              "reason": str(life.churn_reason[a])} for a in np.flatnonzero(churned)],
+        "churned_accounts": [
+            {
+                "account_id": str(acc.ids[a]),
+                "churned_at": iso_one(int(life.churn_ms[a])),
+                "reason": str(life.churn_reason[a]),
+            }
+            for a in np.flatnonzero(churned)
+        ],
     }
 
 
@@ -211,7 +318,10 @@ def _backlog(world: World, last_seen: dict) -> list[dict]:
     since = world.period.end_ms - 30 * DAY_MS
     out = []
     for item in BACKLOG:
-        row = {"id": item["id"], "missing": [k for k in ("reach", "impact", "confidence") if k not in item]}
+        row = {
+            "id": item["id"],
+            "missing": [k for k in ("reach", "impact", "confidence") if k not in item],
+        }
         feature = item.get("feature")
         if feature in REACH_EVENT:
             event = REACH_EVENT[feature]

@@ -41,7 +41,9 @@ class World:
     day_noise: np.ndarray  # one activity multiplier per day, shared by every account
 
 
-def assign(accounts: Accounts, users: Users, life: Lifecycle, period: Period, seed: int) -> Assignments:
+def assign(
+    accounts: Accounts, users: Users, life: Lifecycle, period: Period, seed: int
+) -> Assignments:
     timeline = c.Timeline.of(period)
     ids = users.ids.tolist()
     holdout = accounts.holdout[users.account]
@@ -51,7 +53,9 @@ def assign(accounts: Accounts, users: Users, life: Lifecycle, period: Period, se
     exposed = signup & ~holdout & (created >= w0) & (created < w1)
     treat = hash_bucket(ids, "onboarding-checklist") >= 0.5
     p = c.ONBOARDING_BASE * np.where(exposed & treat, 1 + c.ONBOARDING_LIFT, 1.0)
-    activated = np.where(signup, rng_for(seed, "activation").random(users.n) < p, -1).astype(np.int8)
+    activated = np.where(signup, rng_for(seed, "activation").random(users.n) < p, -1).astype(
+        np.int8
+    )
     ac_treat = hash_bucket(ids, "search-autocomplete") >= 0.5
     lost = ac_treat & (hash_bucket(ids, "autocomplete-logging") < c.AUTOCOMPLETE_DROP)
     return Assignments(
@@ -66,4 +70,4 @@ def assign(accounts: Accounts, users: Users, life: Lifecycle, period: Period, se
 
 def day_noise(period: Period, seed: int) -> np.ndarray:
     """Day-to-day wobble of activity (news, outages elsewhere, holidays)."""
-    return rng_for(seed, "day-noise").lognormal(-0.05**2 / 2, 0.05, period.n_days)
+    return rng_for(seed, "day-noise").lognormal(-(0.05**2) / 2, 0.05, period.n_days)

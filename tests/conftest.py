@@ -1,7 +1,14 @@
-"""Shared fixtures: an empty warehouse per test, the shared examples folder."""
+"""Shared fixtures: an empty warehouse per test, the shared examples folder, the demo company.
+
+``demo_small`` builds the small demo company (about 1M events) once per test
+run and shares it between pytest-xdist workers: the first worker to arrive
+builds it under a lock, the others wait for the lock and reuse it. Tests must
+treat it as read-only (open it with ``read_only=True`` or copy it).
+"""
 
 from __future__ import annotations
 
+import fcntl
 import os
 from pathlib import Path
 
@@ -26,3 +33,31 @@ def shared_examples() -> Path:
     if not root.exists():
         pytest.skip(f"shared examples not found at {root} (set IMPACTLENS_SHARED)")
     return root
+
+
+def _shared_demo(tmp_path_factory, size: str, seed: int = 7):
+    from impactlens.config import load_workspace
+    from impactlens.service.demo import build_demo
+
+    # getbasetemp() is per worker under xdist; its parent is shared by the run.
+    root = tmp_path_factory.getbasetemp().parent / f"impactlens-demo-{size}-{seed}"
+    root.parent.mkdir(parents=True, exist_ok=True)
+    with open(str(root) + ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = root / ".built"
+        if not done.exists():
+            build_demo(root, size=size, seed=seed)
+            done.write_text("ok")
+    return load_workspace(root)
+
+
+@pytest.fixture(scope="session")
+def demo_small(tmp_path_factory):
+    """The small demo company's workspace (read-only for tests)."""
+    return _shared_demo(tmp_path_factory, "small")
+
+
+@pytest.fixture(scope="session")
+def demo_tiny(tmp_path_factory):
+    """The tiny demo company's workspace (read-only for tests)."""
+    return _shared_demo(tmp_path_factory, "tiny")

@@ -39,8 +39,12 @@ def _shared_demo(tmp_path_factory, size: str, seed: int = 7):
     from impactlens.config import load_workspace
     from impactlens.service.demo import build_demo
 
-    # getbasetemp() is per worker under xdist; its parent is shared by the run.
-    root = tmp_path_factory.getbasetemp().parent / f"impactlens-demo-{size}-{seed}"
+    # Under xdist getbasetemp() is per worker and its parent is this run's; without
+    # xdist the base itself is this run's (its parent would be shared across runs).
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent
+    root = base / f"impactlens-demo-{size}-{seed}"
     root.parent.mkdir(parents=True, exist_ok=True)
     with open(str(root) + ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)

@@ -11,6 +11,7 @@ fixed 401, anything else to a 500 that says nothing about the internals.
 from __future__ import annotations
 
 import logging
+import threading
 from contextlib import asynccontextmanager
 from importlib import resources
 from typing import Any
@@ -128,6 +129,8 @@ def create_app(settings: ServerSettings) -> FastAPI:
         runtime = await run_in_threadpool(Runtime, settings)
         runtime.start()
         app.state.runtime = runtime
+        for served in runtime.workspaces.values():
+            threading.Thread(target=pages.warm_overview, args=(served,), daemon=True).start()
         try:
             yield
         finally:

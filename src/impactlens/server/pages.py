@@ -25,6 +25,8 @@ from impactlens.server.charts import format_number, line_chart
 from impactlens.server.routes_api import read_runtime
 from impactlens.server.runtime import WorkspaceRuntime
 from impactlens.server.views import (
+    data_end,
+    default_grain,
     known_segments,
     list_metrics,
     read_metric_series,
@@ -168,43 +170,63 @@ def logout(request: Request) -> Response:
     return response
 
 
+CARDS_PER_KIND = 3
+
+
 def _metric_cards(
-    runtime: WorkspaceRuntime, data_end: date | None
-) -> tuple[list[dict], str | None]:
-    """North star and indicators with their weekly chart; a note when metrics are missing."""
+    runtime: WorkspaceRuntime, end: date | None
+) -> tuple[list[dict], list, str | None]:
+    """North star and the first leading and lagging indicators, each with a chart.
+
+    Returns the cards, the indicators left without a chart (listed as links) and
+    a note when the metrics layer or metrics.yaml is not usable.
+    """
     try:
         metrics = list_metrics(runtime)
     except (ImportError, UserError) as exc:
-        return [], f"Metrics are not available: {exc}"
-    picked = [m for m in metrics if m.north_star] + [
-        m for m in metrics if not m.north_star and m.indicator in ("leading", "lagging")
-    ]
-    end = data_end or date.today()
+        return [], [], f"Metrics are not available: {exc}"
+    north = [m for m in metrics if m.north_star]
+    leading = [m for m in metrics if not m.north_star and m.indicator == "leading"]
+    lagging = [m for m in metrics if not m.north_star and m.indicator == "lagging"]
+    picked = north[:1] + leading[:CARDS_PER_KIND] + lagging[:CARDS_PER_KIND]
+    rest = [m for m in (*north, *leading, *lagging) if m not in picked]
+    end = end or date.today()
     cards = []
-    for metric in picked[:9]:
+    for metric in picked:
+        grain = "month" if default_grain(metric) == "month" else "week"
+        span = timedelta(days=365) if grain == "month" else timedelta(weeks=26)
         try:
-            view = read_metric_series(
-                runtime, metric.name, by="week", start=end - timedelta(weeks=26), end=end
-            )
+            view = read_metric_series(runtime, metric.name, by=grain, start=end - span, end=end)
         except (ImportError, UserError) as exc:
             cards.append({"metric": metric, "error": str(exc)})
             continue
         xs = [p.period for p in view.points]
         ys = [p.value for p in view.points]
         latest = next((y for y in reversed(ys) if y is not None), None)
-        chart = line_chart(xs, ys, title=f"{metric.label} per week")
-        cards.append({"metric": metric, "latest": latest, "chart": chart})
-    return cards, None
+        chart = line_chart(xs, ys, title=f"{metric.label} per {grain}")
+        cards.append({"metric": metric, "latest": latest, "chart": chart, "grain": grain})
+    return cards, rest, None
+
+
+def overview_data(runtime: WorkspaceRuntime) -> tuple[Any, list[dict], list, str | None]:
+    view = read_status(runtime)
+    return (view, *_metric_cards(runtime, data_end(view.status)))
+
+
+def warm_overview(runtime: WorkspaceRuntime) -> None:
+    """Compute the overview once in the background so the first visit is quick."""
+    try:
+        overview_data(runtime)
+    except Exception:  # a warm-up is best effort; the page reports its own errors
+        log.debug("overview warm-up failed", exc_info=True)
 
 
 @router.get("/")
 def overview(request: Request, runtime: Page) -> HTMLResponse:
-    view = read_status(runtime)
-    lasts = [e.last for e in view.status.entities if e.last is not None]
-    cards, note = _metric_cards(runtime, max(lasts).date() if lasts else None)
+    view, cards, rest, note = overview_data(runtime)
     return render(
         request, "overview.html", active="overview", workspace=runtime.name,
-        view=view, cards=cards, metrics_note=note,
+        view=view, cards=cards, more=rest, metrics_note=note,
     )  # fmt: skip
 
 
@@ -232,11 +254,14 @@ def metric_page(
     request: Request,
     runtime: Page,
     name: str,
-    by: Literal["day", "week", "month"] = "day",
+    by: Literal["day", "week", "month"] | None = None,
     start: Annotated[date | None, Query(alias="from")] = None,
     end: Annotated[date | None, Query(alias="to")] = None,
     segment: Annotated[str | None, Query(max_length=200)] = None,
 ) -> HTMLResponse:
+    if by is None:
+        info = next((m for m in list_metrics(runtime) if m.name == name), None)
+        by = default_grain(info) if info else "day"
     view = read_metric_series(runtime, name, by=by, start=start, end=end, segment=segment or None)
     charts = []
     for key, points in list(view.by_segment().items())[:12]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -62,6 +62,8 @@ class WorkspaceRuntime:
     reader: Any
     read_lock: threading.Lock
     validator: GroupValidator
+    cache: dict = field(default_factory=dict)
+    cache_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def name(self) -> str:
@@ -93,6 +95,24 @@ class WorkspaceRuntime:
         """Run one library call on the read connection (one caller at a time)."""
         with self.read_lock:
             return call(self.reader)
+
+    def cached(self, key: tuple, compute: Callable[[], T]) -> T:
+        """``compute()`` once per state of the data: the loader is the only writer, so its
+        checkpoint (plus the metrics.yaml version) says whether a result is still current."""
+        try:
+            metrics_version = self.workspace.metrics_path.stat().st_mtime_ns
+        except OSError:
+            metrics_version = 0
+        full = (self.loader.position, metrics_version, *key)
+        with self.cache_lock:
+            if full in self.cache:
+                return self.cache[full]
+        value = compute()
+        with self.cache_lock:
+            if len(self.cache) >= 256:
+                self.cache.clear()
+            self.cache[full] = value
+        return value
 
     def stop(self, *, drain_seconds: float = 30.0) -> None:
         """Finish queued appends, load what is spooled (bounded), release the warehouse."""

@@ -87,7 +87,9 @@ def ingest_view(runtime: WorkspaceRuntime) -> IngestView:
 
 def read_status(runtime: WorkspaceRuntime) -> StatusView:
     """Warehouse status and the workspace overview, read in one go."""
-    status, overview = runtime.read(lambda wh: (warehouse_status(wh), workspace_overview(wh)))
+    status, overview = runtime.cached(
+        ("status",), lambda: runtime.read(lambda wh: (warehouse_status(wh), workspace_overview(wh)))
+    )
     return StatusView(runtime.name, status, overview, ingest_view(runtime))
 
 
@@ -116,7 +118,7 @@ def _info(metric: Any) -> MetricInfo:
 
 def list_metrics(runtime: WorkspaceRuntime) -> tuple[MetricInfo, ...]:
     """The metrics of metrics.yaml, in file order."""
-    return tuple(_info(m) for m in _catalog(runtime))
+    return runtime.cached(("metrics",), lambda: tuple(_info(m) for m in _catalog(runtime)))
 
 
 # Shorthand segments every metric can be cut by (account attributes); a metric adds its own.
@@ -132,10 +134,15 @@ def known_segments(metric: MetricInfo) -> tuple[str, ...]:
     return tuple(dict.fromkeys((*metric.segments, *COMMON_SEGMENTS)))
 
 
-def _data_end(warehouse: Any) -> date | None:
-    """The day after the latest dated row of any entity (the default end of a chart)."""
-    lasts = [e.last for e in warehouse_status(warehouse).entities if e.last is not None]
-    return (max(lasts).date() + timedelta(days=1)) if lasts else None
+def data_end(status: WarehouseStatus) -> date | None:
+    """The latest day with a dated row of any entity (the default end of a chart)."""
+    lasts = [e.last for e in status.entities if e.last is not None]
+    return max(lasts).date() if lasts else None
+
+
+def default_grain(metric: MetricInfo) -> str:
+    """Revenue metrics are monthly; everything else reads best per day."""
+    return "month" if metric.kind == "revenue" else "day"
 
 
 def read_metric_series(
@@ -164,15 +171,18 @@ def read_metric_series(
     if start is not None and end is not None and end < start:
         raise UserError(f"'to' ({end}) is before 'from' ({start})")
 
+    if end is None:
+        end = data_end(read_status(runtime).status) or date.today()
+    stop = end + timedelta(days=1)
+    first = start or stop - DEFAULT_SPAN[by]
+
     def query(wh: Any) -> Any:
-        stop = end + timedelta(days=1) if end else (_data_end(wh) or date.today())
-        first = start or stop - DEFAULT_SPAN[by]
         return metric_series(
             wh, metric, grain=by, start=first, end=stop,
             timezone=runtime.workspace.config.timezone, segment=segment, catalog=catalog,
         )  # fmt: skip
 
-    frame = runtime.read(query)
+    frame = runtime.cached(("series", name, by, start, end, segment), lambda: runtime.read(query))
     return SeriesView(
         metric=info,
         start=frame.start,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -268,7 +268,10 @@ def _band_row(f: DoraFigures, label: str) -> list[str]:
 
 
 def render_delivery(r: DeliveryReport, weekly: bool) -> None:
-    span = f"{r.start:%Y-%m-%d} .. {r.end:%Y-%m-%d}" if r.start and r.end else "no deploys"
+    span = "no deploys"
+    if r.start and r.end:
+        last = r.end - timedelta(microseconds=1)  # the window's end is exclusive
+        span = f"{r.start:%Y-%m-%d} to {last:%Y-%m-%d} ({r.days:g} days)"
     table = Table(title=f"Delivery (DORA), {span}", title_justify="left")
     for col in (
         "scope",
@@ -311,38 +314,32 @@ def render_delivery(r: DeliveryReport, weekly: bool) -> None:
 
 
 def render_release(r: ReleaseDelivery) -> None:
+    lead = _hours(r.lead_time_median_hours) or "n/a"
     console.print(
-        f"[bold]{escape(r.release_id)}[/bold]: {len(r.deploys)} deploy(s), lead time {_hours(r.lead_time_median_hours) or 'n/a'}, "
-        f"{r.change_failures} change failure(s), {'caused' if r.caused_incident else 'no'} incident(s)",
+        f"[bold]{escape(r.release_id)}[/bold]: {len(r.deploys)} deploy(s), median lead time "
+        f"{lead}, {r.change_failures} change failure(s), {len(r.incidents)} incident(s)",
         highlight=False,
     )
     for d in r.deploys:
-        inc = f" -> {', '.join(d.incident_ids)}" if d.incident_ids else ""
+        when = f"{d.deployed_at:%Y-%m-%d %H:%M}" if d.deployed_at else "?"
+        inc = f", incidents {', '.join(d.incident_ids)}" if d.incident_ids else ""
         console.print(
-            f"   {d.deploy_id} {d.service or ''} {d.deployed_at:%Y-%m-%d %H:%M} {d.status} lead {_hours(d.lead_time_hours)}{inc}",
+            f"   {d.deploy_id} {d.service or ''} {when} {d.status}, "
+            f"lead {_hours(d.lead_time_hours) or '-'}{inc}",
             highlight=False,
         )
     for i in r.incidents:
+        restored = _hours(i.restore_hours) or "not yet"
         console.print(
-            f"   incident {i.incident_id} {i.severity or ''} restored in {_hours(i.restore_hours) or 'open'}",
+            f"   incident {i.incident_id} {i.severity or ''}: restored in {restored}",
             highlight=False,
         )
 
 
 def render_teams(views: list[TeamView]) -> None:
     table = Table(title="Teams: speed beside impact", title_justify="left")
-    for col in (
-        "team",
-        "deploys",
-        "per week",
-        "lead time",
-        "change failure",
-        "releases",
-        "measured",
-        "wins",
-        "win rate",
-    ):
-        table.add_column(col)
+    for col in ("team", "deploys", "/week", "lead time", "CFR", "measured", "wins", "win rate"):
+        table.add_column(col, overflow="fold")
     for v in views:
         table.add_row(
             v.team or "(none)",
@@ -350,12 +347,12 @@ def render_teams(views: list[TeamView]) -> None:
             _num(v.deploys_per_week),
             _hours(v.lead_time_median_hours),
             _rate(v.change_failure_rate),
-            str(v.releases),
-            f"{v.measured} ({_rate(v.measured_share) or '-'})",
+            f"{v.measured} of {v.releases}",
             str(v.wins),
             _rate(v.win_rate),
         )
     console.print(table)
+    console.print("measured: releases with a verdict from data; win rate: met / measured")
 
 
 @app.command()

@@ -17,7 +17,7 @@ from impactlens.service.catalog import get_experiment
 from impactlens.service.experiments import analyze_experiment
 from impactlens.service.experiments.collect import collect_metric, plan_metrics
 from impactlens.service.experiments.exposure import analysis_window, exposed_population
-from impactlens.service.experiments.sums import pool
+from impactlens.service.experiments.sums import UnitSums, linearised_ratio, pool
 from impactlens.stats.cuped import cuped_test
 from impactlens.stats.frequentist import ratio_test, welch_test
 from impactlens.stats.sufficient import (
@@ -249,30 +249,65 @@ def test_ratio_metric_is_summed_per_user_and_tested_with_the_delta_method(wareho
 def test_account_unit_sums_users_per_account_and_uses_the_cluster_robust_test(warehouse) -> None:
     w = random_world(warehouse, n=1200, accounts=60, seed=21, unit="account")
     ref = per_user_counts(w, "Report Created")
-    accounts = ref.groupby(["variation", "account"]).agg(M=("m", "sum"), D=("m", "size"))
+    accounts = ref.groupby(["variation", "account"]).agg(
+        M=("m", "sum"), D=("m", "size"), X=("x", "sum")
+    )
     got, data, population = warehouse_sums(warehouse, "reports")
     assert population.summary.unit == "account" and population.summary.units == (30, 30)
-    stats = {}
+    plain, adjusted = {}, {}
     for arm, g in accounts.groupby(level="variation"):
         s = got[arm]
-        assert (s.n, s.m_sum, s.d_sum) == (len(g), g.M.sum(), g.D.sum())
+        assert (s.n, s.m_sum, s.d_sum, s.pre_sum) == (len(g), g.M.sum(), g.D.sum(), g.X.sum())
         assert (s.m_sum_squares, s.d_sum_squares) == ((g.M**2).sum(), (g.D**2).sum())
-        assert s.m_d_sum_product == (g.M * g.D).sum()
-        stats[arm] = RatioStatistic.from_values(g.M, g.D)
+        assert (s.m_d_sum_product, s.d_pre_sum_product) == ((g.M * g.D).sum(), (g.D * g.X).sum())
+        plain[arm] = RatioStatistic.from_values(g.M, g.D)
+        # CUPED on delta-method pseudo-values, computed unit by unit.
+        r, q, mu_d = g.M.sum() / g.D.sum(), g.X.sum() / g.D.sum(), g.D.mean()
+        adjusted[arm] = RegressionAdjustedStatistic.from_values(
+            r + (g.M - r * g.D) / mu_d, q + (g.X - q * g.D) / mu_d
+        )
     users = {v: pool([s for _, s in days]) for v, days in data.user_level.items()}
     assert users["control"].n + users["treat"].n == len(ref)
-    readout = analyze_experiment(warehouse, METRICS, "exp")
-    comp = readout.primary.comparisons[0]
-    want = ratio_test(stats["control"], stats["treat"])
-    assert comp.method == "ratio_delta_t" and readout.primary.cluster
+    unadjusted = analyze_experiment(warehouse, METRICS, "exp", cuped=False)
+    comp = unadjusted.primary.comparisons[0]
+    want = ratio_test(plain["control"], plain["treat"])
+    assert comp.method == "ratio_delta_t" and unadjusted.primary.cluster
     assert (comp.effect, comp.ci_lower, comp.ci_upper) == pytest.approx(
         (want.effect, want.ci_lower, want.ci_upper), rel=1e-12
     )
     # Same point estimate, but users of an account are alike: the user-level
     # interval is far narrower than the honest account-level one.
-    assert comp.user_level.effect == pytest.approx(comp.effect, rel=1e-12)
-    assert comp.user_level.ci_width < 0.6 * comp.ci_width
-    assert any("overstate significance" in n for n in readout.primary.notes)
+    u = comp.user_level
+    assert u.effect == pytest.approx(comp.effect, rel=1e-12)
+    assert u.account_ci_width == pytest.approx(comp.ci_width, rel=1e-12)
+    assert u.width_ratio > 1.7 and u.user_p_value < u.account_p_value
+    assert any("overstate significance" in n for n in unadjusted.primary.notes)
+    readout = analyze_experiment(warehouse, METRICS, "exp")
+    comp = readout.primary.comparisons[0]
+    want = cuped_test(adjusted["control"], adjusted["treat"])
+    assert comp.method == "cuped_welch_t" and comp.statistic == "ratio" and comp.cuped
+    assert (comp.effect, comp.ci_lower, comp.p_value, comp.variance_reduction) == pytest.approx(
+        (want.effect, want.ci_lower, want.p_value, want.variance_reduction), rel=1e-9
+    )
+    assert comp.variance_reduction > 0.3  # account habits persist: the pre-period explains much
+
+
+def test_linearised_ratio_without_a_covariate_is_exactly_the_ratio_test() -> None:
+    rng = np.random.default_rng(4)
+    arms = []
+    for scale in (1.0, 1.2):
+        d = rng.integers(1, 30, 80).astype(float)
+        m = rng.poisson(d * 2.0 * scale).astype(float)
+        arms.append((m, d))
+    sums = [
+        UnitSums(len(m), m.sum(), (m * m).sum(), d.sum(), (d * d).sum(), (m * d).sum(), d_known=len(m))
+        for m, d in arms
+    ]  # fmt: skip
+    via_cuped = cuped_test(*(linearised_ratio(s) for s in sums))
+    direct = ratio_test(*(RatioStatistic.from_values(m, d) for m, d in arms))
+    assert via_cuped.theta == 0.0 and via_cuped.variance_reduction == 0.0
+    for name in ("effect", "standard_error", "ci_lower", "ci_upper", "p_value", "dof"):
+        assert getattr(via_cuped, name) == pytest.approx(getattr(direct, name), rel=1e-9)
 
 
 def test_accounts_whose_users_saw_both_arms_are_excluded(warehouse) -> None:

@@ -123,8 +123,13 @@ class World:
 
 
 def random_world(warehouse: Warehouse, *, n: int = 400, seed: int = 3, lift: float = 0.0,
-                 accounts: int | None = None, **experiment) -> World:  # fmt: skip
-    """Users exposed at random times, Poisson reports before and after exposure, repeats."""
+                 accounts: int | None = None, error_lift: float | None = None,
+                 drop_treat: float = 0.0, **experiment) -> World:  # fmt: skip
+    """Users exposed at random times, Poisson reports before and after exposure, repeats.
+
+    ``error_lift``: also Error Shown events, that much more frequent in the treatment.
+    ``drop_treat``: this share of treatment users' exposures is never logged (an SRM).
+    """
     rng = np.random.default_rng(seed)
     # Accounts have habits of their own: users of one account behave alike (clustering).
     account_habit = rng.gamma(1.5, 1.0, accounts) if accounts else None
@@ -138,6 +143,8 @@ def random_world(warehouse: Warehouse, *, n: int = 400, seed: int = 3, lift: flo
         arm = ("control", "treat")[int(rng.integers(2))] if not accounts else (
             ("control", "treat")[int(account[1:]) % 2])  # fmt: skip
         first = START + timedelta(minutes=int(rng.integers(0, 17 * 24 * 60)))
+        if arm == "treat" and rng.random() < drop_treat:
+            continue
         w.expose(user, arm, first, account=account)
         if rng.random() < 0.3:  # a repeat of the same arm: the first still counts
             w.expose(user, arm, first + timedelta(hours=int(rng.integers(1, 48))), account=account)
@@ -149,6 +156,10 @@ def random_world(warehouse: Warehouse, *, n: int = 400, seed: int = 3, lift: flo
             w.event(user, "Report Created", first + timedelta(minutes=int(rng.integers(0, 20 * 24 * 60))), account=account)  # fmt: skip
         for _ in range(rng.poisson(habit * 2)):
             w.event(user, "Report Created", first - timedelta(minutes=int(rng.integers(1, 20 * 24 * 60))), account=account)  # fmt: skip
+        if error_lift is not None:
+            errors = 0.5 * (1 + error_lift if arm == "treat" else 1.0)
+            for _ in range(rng.poisson(errors * 3)):
+                w.event(user, "Error Shown", first + timedelta(minutes=int(rng.integers(0, 20 * 24 * 60))), account=account)  # fmt: skip
     return w.flush()
 
 

@@ -73,6 +73,8 @@ def run_test(
 
 def _test_pair(settings, c: UnitSums, t: UnitSums, kind: str, cuped: bool, hib: bool):
     """Relative lift; an absolute difference when the control's mean is 0 (no lift exists)."""
+    # CUPED needs units in both arms, and a ratio a denominator to linearise around.
+    cuped = cuped and c.n > 1 and t.n > 1 and (kind != RATIO or (c.d_sum > 0 and t.d_sum > 0))
     sc, st = build_statistic(c, kind, cuped=cuped), build_statistic(t, kind, cuped=cuped)
     result = run_test(settings, sc, st, relative=True, higher_is_better=hib)
     if result.error == ZERO_BASELINE:
@@ -104,14 +106,39 @@ def _timeline(settings, control_days, treat_days, kind, cuped, hib) -> tuple[Tim
 
 
 def _user_level(settings, data: MetricData, control: str, variation: str, hib: bool):
+    """Unadjusted, per user and per account: same lift, two variances (cluster metrics only)."""
     if data.user_level is None:
         return None
-    c = pool([s for _, s in data.user_level.get(control, [])])
-    t = pool([s for _, s in data.user_level.get(variation, [])])
-    kind = statistic_kind(c + t, data.plan.metric.kind, cluster=False)
-    r = _test_pair(settings, c, t, kind, False, hib)
-    p = getattr(r, "p_value", math.nan)
-    return UserLevelComparison(c.n, t.n, r.effect, r.ci_lower, r.ci_upper, p)
+    users = [pool([s for _, s in data.user_level.get(v, [])]) for v in (control, variation)]
+    accounts = [pool([s for _, s in data.days.get(v, [])]) for v in (control, variation)]
+    kind = statistic_kind(users[0] + users[1], data.plan.metric.kind, cluster=False)
+    u = _test_pair(settings, *users, kind, False, hib)
+    a = _test_pair(settings, *accounts, RATIO, False, hib)
+    return UserLevelComparison(
+        users[0].n, users[1].n, u.effect,
+        u.ci_lower, u.ci_upper, getattr(u, "p_value", math.nan),
+        a.ci_lower, a.ci_upper, getattr(a, "p_value", math.nan),
+    )  # fmt: skip
+
+
+def _pre_period(settings, c: UnitSums, t: UnitSums, kind: str) -> tuple[float, float] | None:
+    """The covariate compared between arms: randomisation makes it equal in expectation."""
+    if not (c + t).has_covariate:
+        return None
+    pre = [
+        UnitSums(
+            s.n,
+            s.pre_sum,
+            s.pre_sum_squares,
+            s.d_sum,
+            s.d_sum_squares,
+            s.d_pre_sum_product,
+            d_known=s.d_known,
+        )
+        for s in (c, t)
+    ]
+    r = _test_pair(TestSettings("frequentist", settings.alpha), *pre, kind, False, True)
+    return (r.effect, r.p_value) if r.error is None else None
 
 
 def _mde(result: Any, alpha: float) -> float | None:
@@ -134,11 +161,12 @@ def compare_metric(
     control, hib = variations[0], metric.higher_is_better
     arms = {v: pool([s for _, s in data.days.get(v, [])]) for v in variations}
     kind = statistic_kind(pool(list(arms.values())), metric.kind, cluster=plan.cluster)
-    cuped = plan.cuped and kind != RATIO and pool(list(arms.values())).has_covariate
+    cuped = plan.cuped and pool(list(arms.values())).has_covariate
     out = []
     for variation in variations[1:]:
         r = _test_pair(settings, arms[control], arms[variation], kind, cuped, hib)
         bayes = settings.method == "bayesian"
+        pre = _pre_period(settings, arms[control], arms[variation], kind) if plan.cuped else None
         out.append(
             Comparison(
                 variation=variation,
@@ -162,9 +190,11 @@ def compare_metric(
                 risk_treatment=r.risk_treatment if bayes else None,
                 outcome=_outcome(settings, r, None if bayes else r.p_value, hib),
                 mde=_mde(r, settings.alpha),
-                variance_reduction=r.variance_reduction if cuped else None,
-                cuped=cuped,
+                variance_reduction=r.variance_reduction if r.theta is not None else None,
+                cuped=r.theta is not None,
                 error=r.error,
+                pre_effect=pre[0] if pre else None,
+                pre_p_value=pre[1] if pre else None,
                 user_level=_user_level(settings, data, control, variation, hib),
                 timeline=_timeline(
                     settings,

@@ -36,17 +36,12 @@ import ibis.expr.types as ir
 from impactlens.domain import Experiment
 from impactlens.metrics import metric_per_actor_expr
 from impactlens.service.experiments.exposure import AnalysisWindow, Population
-from impactlens.service.experiments.sums import (
-    D_KNOWN,
-    RATIO_COLUMNS,
-    UnitSums,
-    sums_aggregation,
-)
+from impactlens.service.experiments.sums import D_KNOWN, UnitSums, sums_aggregation
 
 ENTRY_GRACE = timedelta(hours=1)
 PRE_DAYS = 14
 ANCHORED_KINDS = frozenset({"conversion", "duration", "retention"})
-CUPED_KINDS = frozenset({"count", "unique", "tickets"})
+CUPED_KINDS = frozenset({"count", "unique", "tickets", "ratio"})
 ROLES = ("primary", "secondary", "guardrail")
 USER_PREFIX = "u_"
 
@@ -126,7 +121,7 @@ def _plan(experiment, metric, role, cuped, entry_grace) -> MetricPlan:
         cluster=accounts and level == "user",
         maturity=maturity(metric),
         grace=entry_grace if metric.kind in ANCHORED_KINDS else timedelta(0),
-        cuped=cuped and metric.kind in CUPED_KINDS and not (accounts and level == "user"),
+        cuped=cuped and metric.kind in CUPED_KINDS,
         skipped=skipped,
         note=note,
     )
@@ -153,7 +148,7 @@ def collect_metric(
         units = units.filter(late <= ibis.literal(window.end))
     per_unit = _per_unit(warehouse, catalog, plan, units, window, timezone, pre_days)
     if plan.cluster:
-        days, user_level = _cluster_sums(per_unit)
+        days, user_level = _cluster_sums(per_unit, covariate=plan.cuped)
     else:
         days, user_level = _unit_sums(per_unit, covariate=plan.cuped), None
     return MetricData(plan, days, user_level, immature, time.perf_counter() - began)
@@ -198,6 +193,8 @@ def _per_unit(warehouse, catalog, plan, units, window, timezone, pre_days) -> ir
         end_at=actors.start_at,
     )
     pre = _metric_expr(warehouse, catalog, plan, pre_actors, start - pre_len, window.end, timezone)
+    # The covariate is the pre-exposure numerator (the value itself for a plain metric);
+    # a ratio is linearised around it per post denominator (sums.linearised_ratio).
     pre = pre.select(_pid=pre.actor_id, _x=pre.numerator.fill_null(0))
     joined = table.left_join(pre, table.actor_id == pre._pid)
     return joined.select(*table.columns, x=joined._x.fill_null(0))
@@ -218,32 +215,21 @@ def _unit_sums(t: ir.Table, *, covariate: bool) -> DaySums:
     return _rows_to_days(rows)
 
 
-def _cluster_sums(t: ir.Table) -> tuple[DaySums, DaySums]:
-    """Accounts as units (m = Σ users' m, d = Σ users' d) plus the user-level sums, in one query."""
-    m, d = t.m.cast("float64"), t.d.cast("float64")
+def _cluster_sums(t: ir.Table, *, covariate: bool) -> tuple[DaySums, DaySums]:
+    """Accounts as units (m = Σ users' m, d = Σ users' d, x = Σ users' x) and, in the same
+    query, the user-level sums the readout compares them with."""
+    x = t.x if covariate else None
+    per_user = sums_aggregation(t.m, t.d, x) | {D_KNOWN: t.dk.sum()}
     acc = t.group_by(["variation_id", "account_id"]).agg(
         day=t.day.min(),
-        am=m.sum(),
-        ad=d.sum(),
-        un=m.count(),
-        um=m.sum(),
-        um2=(m * m).sum(),
-        ud=d.sum(),
-        ud2=(d * d).sum(),
-        umd=(m * d).sum(),
-        udk=t.dk.sum(),
+        _am=t.m.cast("float64").sum(),
+        _ad=t.d.cast("float64").sum(),
+        _ax=t.x.cast("float64").sum(),
+        **{USER_PREFIX + name: value for name, value in per_user.items()},
     )
-    n, m_sum, m_sq, d_sum, d_sq, md = RATIO_COLUMNS
-    user = {
-        USER_PREFIX + n: acc.un.sum(),
-        USER_PREFIX + m_sum: acc.um.sum(),
-        USER_PREFIX + m_sq: acc.um2.sum(),
-        USER_PREFIX + d_sum: acc.ud.sum(),
-        USER_PREFIX + d_sq: acc.ud2.sum(),
-        USER_PREFIX + md: acc.umd.sum(),
-        USER_PREFIX + D_KNOWN: acc.udk.sum(),
-    }
-    aggs = sums_aggregation(acc.am, acc.ad, None) | {D_KNOWN: acc.am.count()} | user
+    aggs = sums_aggregation(acc._am, acc._ad, acc._ax if covariate else None)
+    aggs |= {D_KNOWN: acc._am.count()}
+    aggs |= {c: acc[c].sum() for c in acc.columns if c.startswith(USER_PREFIX)}
     rows = acc.group_by(["variation_id", "day"]).agg(**aggs).to_pyarrow().to_pylist()
     account_rows = [{k: v for k, v in r.items() if not k.startswith(USER_PREFIX)} for r in rows]
     user_rows = [

@@ -34,6 +34,8 @@ from impactlens.service.experiments.results import (
 )
 from impactlens.stats.srm import srm_test
 
+IMBALANCE_P = 0.01  # a pre-exposure difference this unlikely is worth a sentence
+
 
 def resolve_catalog(
     workspace_or_catalog: Any, warehouse: Any, timezone: str | None = None
@@ -175,12 +177,21 @@ def _metric_readout(
         )
     for c in comparisons:
         if c.cuped and c.variance_reduction is not None:
+            part = "numerator" if c.statistic == "ratio" else "value"
             notes.append(
-                f"CUPED ({metric.name} in the {pre_days} days before exposure) reduced the "
-                f"variance of the {c.variation} effect by {percent(c.variance_reduction, False)}."
+                f"CUPED, with the metric's {part} over the {pre_days} days before exposure as "
+                f"covariate, reduced the variance of the {c.variation} effect by "
+                f"{percent(c.variance_reduction, False)}."
             )
-        elif plan.cuped and not c.cuped:
+        elif plan.cuped:
             notes.append("CUPED found no pre-exposure activity to adjust with; not applied.")
+        if c.pre_p_value is not None and c.pre_p_value < IMBALANCE_P:
+            notes.append(
+                f"Before exposure the {c.variation} arm already differed from {c.control} by "
+                f"{percent(c.pre_effect)} on this metric (p = {c.pre_p_value:.2g}): a chance "
+                "imbalance that the unadjusted lift would include"
+                + (" and CUPED removes." if c.cuped else ".")
+            )
         if c.user_level is not None:
             notes.append(_cluster_note(c, settings.alpha))
     return MetricReadout(
@@ -193,18 +204,24 @@ def _metric_readout(
 
 def _cluster_note(c: Any, alpha: float) -> str:
     u = c.user_level
-    ratio = c.ci_width / u.ci_width if u.ci_width and not math.isnan(u.ci_width) else math.nan
-    p_text = (
-        f" and p = {u.p_value:.3g} instead of {c.p_value:.3g}"
-        if c.p_value is not None and not math.isnan(u.p_value)
-        else ""
+    level = f"{1 - alpha:.0%}"
+    text = (
+        f"Accounts were randomised, so this metric is tested per account "
+        f"({c.n_control + c.n_treatment:,} accounts, cluster-robust delta method). Unadjusted, "
+        f"the lift of {percent(u.effect)} has a {level} interval of {percent(u.account_ci_lower)} "
+        f"to {percent(u.account_ci_upper)} per account; a user-level test treating the "
+        f"{u.users_control + u.users_treatment:,} users as independent would report "
+        f"{percent(u.user_ci_lower)} to {percent(u.user_ci_upper)}"
     )
+    if math.isnan(u.width_ratio):
+        return text + "."
+    if u.width_ratio <= 1:
+        return text + ": here the users of an account are not alike enough to matter."
+    p_text = ""
+    if not math.isnan(u.user_p_value):
+        p_text = f" (p = {u.user_p_value:.3g} instead of {u.account_p_value:.3g})"
     return (
-        f"Accounts were randomised, so this metric is tested per account ({c.n_control + c.n_treatment:,} "
-        f"accounts, cluster-robust delta method). A user-level test treating the "
-        f"{u.users_control + u.users_treatment:,} users as independent would report a "
-        f"{1 - alpha:.0%} interval of {percent(u.ci_lower)} to {percent(u.ci_upper)} instead of "
-        f"{percent(c.ci_lower)} to {percent(c.ci_upper)} ({ratio:.1f}x narrower){p_text}: "
+        text + f", an interval {u.width_ratio:.1f}x narrower{p_text}: "
         "it would overstate significance."
     )
 

@@ -41,18 +41,41 @@ class TimelinePoint:
 
 @dataclass(frozen=True)
 class UserLevelComparison:
-    """What a user-level test would say for an account-randomised experiment (it is wrong)."""
+    """The same unadjusted lift tested per user and per account, for an account-randomised test.
+
+    Users of one account behave alike, so treating them as independent understates
+    the variance: ``user_ci_*`` is narrower than the honest ``account_ci_*``.
+    """
 
     users_control: int
     users_treatment: int
     effect: float
-    ci_lower: float
-    ci_upper: float
-    p_value: float
+    user_ci_lower: float
+    user_ci_upper: float
+    user_p_value: float
+    account_ci_lower: float
+    account_ci_upper: float
+    account_p_value: float
 
     @property
-    def ci_width(self) -> float:
-        return self.ci_upper - self.ci_lower
+    def user_ci_width(self) -> float:
+        return self.user_ci_upper - self.user_ci_lower
+
+    @property
+    def account_ci_width(self) -> float:
+        return self.account_ci_upper - self.account_ci_lower
+
+    @property
+    def width_ratio(self) -> float:
+        """How many times wider the account-level interval is (> 1: users overstate)."""
+        return _ratio(self.account_ci_width, self.user_ci_width)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self) | {
+            "user_ci_width": self.user_ci_width,
+            "account_ci_width": self.account_ci_width,
+            "width_ratio": self.width_ratio,
+        }
 
 
 @dataclass(frozen=True)
@@ -89,6 +112,8 @@ class Comparison:
     variance_reduction: float | None
     cuped: bool
     error: str | None = None
+    pre_effect: float | None = None  # the same lift over the pre-exposure window (an A/A check)
+    pre_p_value: float | None = None
     user_level: UserLevelComparison | None = None
     timeline: tuple[TimelinePoint, ...] = ()
 
@@ -97,11 +122,7 @@ class Comparison:
         return self.ci_upper - self.ci_lower
 
     def to_dict(self) -> dict[str, Any]:
-        out = {f.name: plain(getattr(self, f.name)) for f in fields(self)}
-        if self.user_level is not None:
-            out["user_level"]["ci_width"] = self.user_level.ci_width
-            out["user_level"]["ci_width_ratio"] = _ratio(self.user_level.ci_width, self.ci_width)
-        return out
+        return {f.name: plain(getattr(self, f.name)) for f in fields(self)}
 
 
 def _ratio(a: float, b: float) -> float:

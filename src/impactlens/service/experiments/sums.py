@@ -28,6 +28,7 @@ from impactlens.stats.sufficient import (
 N, M_SUM, M_SUM_SQUARES, D_SUM, D_SUM_SQUARES, M_D_SUM_PRODUCT = RATIO_COLUMNS
 _, _POST, _POST_SQ, PRE_SUM, PRE_SUM_SQUARES, POST_PRE_SUM_PRODUCT = REGRESSION_COLUMNS
 D_KNOWN = "d_known"  # units whose denominator the metric defines (0: a plain per-unit value)
+D_PRE_SUM_PRODUCT = "d_pre_sum_product"  # sum of d * x: CUPED for ratio metrics
 
 # Kinds whose per-unit value is 0 or 1 once the denominator is 1 for everyone.
 BINARY_KINDS = frozenset({"unique", "conversion", "retention", "adoption"})
@@ -52,10 +53,13 @@ def sums_aggregation(m: ir.NumericValue, d: ir.NumericValue, x: ir.NumericValue 
             PRE_SUM: x.sum(),
             PRE_SUM_SQUARES: (x * x).sum(),
             POST_PRE_SUM_PRODUCT: (m * x).sum(),
+            D_PRE_SUM_PRODUCT: (d * x).sum(),
         }
     else:
         zero = ibis.literal(0.0, "float64")
-        aggs |= {PRE_SUM: zero, PRE_SUM_SQUARES: zero, POST_PRE_SUM_PRODUCT: zero}
+        aggs |= {
+            c: zero for c in (PRE_SUM, PRE_SUM_SQUARES, POST_PRE_SUM_PRODUCT, D_PRE_SUM_PRODUCT)
+        }
     return aggs
 
 
@@ -72,6 +76,7 @@ class UnitSums:
     pre_sum: float = 0.0
     pre_sum_squares: float = 0.0
     post_pre_sum_product: float = 0.0
+    d_pre_sum_product: float = 0.0
     d_known: int = 0
 
     @classmethod
@@ -118,8 +123,40 @@ def statistic_kind(pooled: UnitSums, metric_kind: str, *, cluster: bool) -> str:
     return MEAN
 
 
+def linearised_ratio(sums: UnitSums) -> RegressionAdjustedStatistic:
+    """A ratio arm as delta-method pseudo-values, so CUPED applies to ratio metrics.
+
+    Unit i's pseudo-value is ``l_i = R + (m_i - R d_i) / mean(d)`` with ``R = Σm / Σd``:
+    its mean is R and its sample variance is exactly the delta-method variance of
+    :class:`~impactlens.stats.sufficient.RatioStatistic`, so a t-test on the l_i is
+    the ratio test. The covariate is linearised the same way around
+    ``Q = Σx / Σd`` (x: the unit's pre-exposure numerator). CUPED on (l, p) is the
+    linearisation approach of Deng, Knoblich & Lu (2018, "Applying the delta
+    method in metric analytics"). Every sum below follows from the warehouse's
+    sums by expanding the squares; no unit-level value is needed.
+    """
+    n, d = sums.n, sums.d_sum
+    r, q, k = sums.m_sum / d, sums.pre_sum / d, (n / d) ** 2
+    s_ee = sums.m_sum_squares - 2 * r * sums.m_d_sum_product + r * r * sums.d_sum_squares
+    s_bb = sums.pre_sum_squares - 2 * q * sums.d_pre_sum_product + q * q * sums.d_sum_squares
+    s_eb = (
+        sums.post_pre_sum_product
+        - q * sums.m_d_sum_product
+        - r * sums.d_pre_sum_product
+        + r * q * sums.d_sum_squares
+    )
+    return RegressionAdjustedStatistic(
+        n, n * r, n * r * r + k * s_ee, n * q, n * q * q + k * s_bb, n * r * q + k * s_eb
+    )
+
+
 def build_statistic(sums: UnitSums, kind: str, *, cuped: bool) -> Statistic:
-    """The stats-layer statistic of one arm (CUPED only for means and proportions)."""
+    """The stats-layer statistic of one arm; with ``cuped``, its regression-adjusted form.
+
+    ``cuped`` needs units and, for a ratio, a non-zero denominator in the arm.
+    """
+    if kind == RATIO and cuped:
+        return linearised_ratio(sums)
     if kind == RATIO:
         return RatioStatistic(
             sums.n,

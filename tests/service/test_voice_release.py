@@ -16,6 +16,7 @@ from scipy import stats
 from impactlens.errors import NotFoundError
 from impactlens.service.accounts import (
     assess_release_customers,
+    compute_health,
     release_feedback,
     release_terms,
     releases_for_account,
@@ -163,6 +164,11 @@ def wh():
     warehouse.close()
 
 
+@pytest.fixture(scope="module")
+def health(wh):
+    return compute_health(wh)
+
+
 @pytest.mark.parametrize(
     ("release_id", "title", "terms"),
     [
@@ -210,8 +216,8 @@ def test_unknown_release(wh):
         release_feedback(wh, "nope")
 
 
-def test_flag_audience_counts_who_saw_the_flag_after_shipping(wh):
-    r = assess_release_customers(wh, "search-v2")
+def test_flag_audience_counts_who_saw_the_flag_after_shipping(wh, health):
+    r = assess_release_customers(wh, "search-v2", health=health)
     assert r.audience == "flag"
     assert (r.accounts_reached, r.users_reached) == (1, 1)  # acc-b's b1; c1 saw it before
     assert r.arr_reached == pytest.approx(12 * 100)
@@ -233,16 +239,16 @@ def test_account_list_audience(wh):
     assert sum(r.health_now.values()) == 2
 
 
-def test_filter_audience_and_unsupported_filter(wh):
-    r = assess_release_customers(wh, "ent-reports")
+def test_filter_audience_and_unsupported_filter(wh, health):
+    r = assess_release_customers(wh, "ent-reports", health=health)
     assert r.audience == "filter" and r.accounts_reached == 1
-    odd = assess_release_customers(wh, "odd-filter")
+    odd = assess_release_customers(wh, "odd-filter", health=health)
     assert odd.audience == "everyone"
     assert any("not a simple filter" in n for n in odd.notes)
 
 
-def test_everyone_audience_is_the_accounts_active_after_shipping(wh):
-    r = assess_release_customers(wh, "export-timeout-fix", window_days=60)
+def test_everyone_audience_is_the_accounts_active_after_shipping(wh, health):
+    r = assess_release_customers(wh, "export-timeout-fix", window_days=60, health=health)
     assert r.audience == "everyone"
     assert r.accounts_reached == 3  # acc-d churned before shipping
     assert r.users_reached == 4

@@ -25,10 +25,12 @@ from impactlens.service.accounts.config import (
 from impactlens.service.accounts.feedback import LinkedFeedback, release_feedback, release_terms
 from impactlens.service.accounts.health import AccountHealth, HealthReport, compute_health
 from impactlens.service.accounts.portfolio import (
+    AccountBook,
     AccountDetail,
     AccountList,
     AccountRow,
     account_detail,
+    build_account_book,
     score_accounts,
 )
 from impactlens.service.accounts.release_impact import (
@@ -46,6 +48,7 @@ from impactlens.service.accounts.voice import (
 )
 
 __all__ = [
+    "AccountBook",
     "AccountDetail",
     "AccountHealth",
     "AccountList",
@@ -64,6 +67,7 @@ __all__ = [
     "SurveyTrend",
     "account_detail",
     "assess_release_customers",
+    "build_account_book",
     "compute_health",
     "configs_from_workspace",
     "fit_churn_model",

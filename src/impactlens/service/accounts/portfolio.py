@@ -80,13 +80,47 @@ def health_reasons(health: AccountHealth, limit: int = 2) -> list[str]:
 
 
 @dataclass(frozen=True, eq=False)
-class _Scored:
+class AccountBook:
+    """Every account scored once (health, churn model, ARR); list and detail views read it.
+
+    Build it once per request with ``build_account_book`` when a caller needs both
+    the list and account pages (the dashboard); the CLI uses the one-call wrappers.
+    """
+
     health: HealthReport
     churn: ChurnModelResult
     rows: dict[str, AccountRow]
 
+    def listing(self, *, at_risk: bool = False, segment: str | None = None) -> AccountList:
+        every = list(self.rows.values())
+        shown = [
+            r
+            for r in every
+            if (not at_risk or r.at_risk)
+            and (segment is None or (r.segment or "").lower() == segment.lower())
+        ]
+        bands = {b: sum(r.band == b for r in every) for b in ("green", "yellow", "red")}
+        return AccountList(
+            as_of=self.health.panel.as_of,
+            rows=tuple(sorted(shown, key=_rank)),
+            n_accounts=len(every),
+            total_arr=float(sum(r.arr for r in every)),
+            total_arr_at_risk=float(sum(r.arr_at_risk for r in every)),
+            bands=bands,
+            churn=self.churn,
+        )
 
-def _score(warehouse: Warehouse, health_config, churn_config) -> _Scored:
+    def detail(self, warehouse: Warehouse, account_id: str, *, recent: int = 10) -> AccountDetail:
+        return _detail(self, warehouse, account_id, recent)
+
+
+def build_account_book(
+    warehouse: Warehouse,
+    *,
+    health_config: HealthConfig | None = None,
+    churn_config: ChurnConfig | None = None,
+) -> AccountBook:
+    """Score every current account: health, churn risk (or the health fallback), ARR at risk."""
     health_config, churn_config = health_config or HealthConfig(), churn_config or ChurnConfig()
     panel = build_panel(warehouse, health_config)
     health = score_health(panel, health_config)
@@ -125,7 +159,7 @@ def _score(warehouse: Warehouse, health_config, churn_config) -> _Scored:
             arr if flagged or risky else 0.0,
             tuple(reasons),
         )
-    return _Scored(health, churn, rows)
+    return AccountBook(health, churn, rows)
 
 
 def _s(value) -> str | None:
@@ -146,24 +180,8 @@ def score_accounts(
     segment: str | None = None,
 ) -> AccountList:
     """Every current account with its health, churn risk and ARR at risk, riskiest ARR first."""
-    scored = _score(warehouse, health_config, churn_config)
-    every = list(scored.rows.values())
-    shown = [
-        r
-        for r in every
-        if (not at_risk or r.at_risk)
-        and (segment is None or (r.segment or "").lower() == segment.lower())
-    ]
-    bands = {b: sum(r.band == b for r in every) for b in ("green", "yellow", "red")}
-    return AccountList(
-        as_of=scored.health.panel.as_of,
-        rows=tuple(sorted(shown, key=_rank)),
-        n_accounts=len(every),
-        total_arr=float(sum(r.arr for r in every)),
-        total_arr_at_risk=float(sum(r.arr_at_risk for r in every)),
-        bands=bands,
-        churn=scored.churn,
-    )
+    book = build_account_book(warehouse, health_config=health_config, churn_config=churn_config)
+    return book.listing(at_risk=at_risk, segment=segment)
 
 
 @dataclass(frozen=True)
@@ -194,12 +212,16 @@ def account_detail(
     recent: int = 10,
 ) -> AccountDetail:
     """One account: score history and drivers, churn risk, recent tickets and comments, releases."""
-    scored = _score(warehouse, health_config, churn_config)
-    panel = scored.health.panel
+    book = build_account_book(warehouse, health_config=health_config, churn_config=churn_config)
+    return book.detail(warehouse, account_id, recent=recent)
+
+
+def _detail(book: AccountBook, warehouse: Warehouse, account_id: str, recent: int) -> AccountDetail:
+    panel = book.health.panel
     a = panel.index_of(account_id)
     if a is None:
         raise NotFoundError(f"no account {account_id!r}; see `impactlens accounts`")
-    week = scored.health.latest_week(a)
+    week = book.health.latest_week(a)
     churned = panel.churn_day[a]
     t = warehouse.table("tickets")
     t = t.filter(t.account_id == account_id).order_by([ibis.desc("created_at"), "ticket_id"])
@@ -216,12 +238,12 @@ def account_detail(
     comments = s.select("response_id", "responded_at", "user_id", "survey", "score", "comment")
     return AccountDetail(
         account_id=account_id,
-        row=scored.rows.get(account_id),
+        row=book.rows.get(account_id),
         churned_at=None if np.isnat(churned) else str(churned),
-        health=scored.health.at(a, week) if week is not None else None,
-        history=tuple((d.isoformat(), round(v, 2), b) for d, v, b in scored.health.history(a)),
-        churn_risk=scored.churn.risk_of(account_id),
-        churn_status=scored.churn.message,
+        health=book.health.at(a, week) if week is not None else None,
+        history=tuple((d.isoformat(), round(v, 2), b) for d, v, b in book.health.history(a)),
+        churn_risk=book.churn.risk_of(account_id),
+        churn_status=book.churn.message,
         tickets=tuple(tickets),
         comments=tuple(comments.limit(recent).to_pyarrow().to_pylist()),
         releases=releases_for_account(warehouse, account_id),

@@ -23,6 +23,7 @@ import numpy as np
 import pyarrow as pa
 
 from impactlens.warehouse import Warehouse
+from impactlens.warehouse.schema import TABLES
 
 PLANTED = {"base": -7.2, "usage_decline": 4.0, "tickets": 0.8, "low_nps": 1.5}
 FEATURES = (
@@ -224,18 +225,22 @@ def _write(
     ts = week_ts + (week * 7 * 86400 + rng.integers(0, 7 * 86400, len(acc))).astype(
         "timedelta64[s]"
     )
-    wh.write(
+    # A fresh warehouse and unique ids: events skip the importer's dedupe, and the string
+    # columns are built as dictionary arrays (numpy string arrays convert slowly).
+    n_ev = len(acc)
+    _insert_fresh(
+        wh,
         "events",
         pa.table(
             {
-                "message_id": [f"m{i}" for i in range(len(acc))],
+                "message_id": pa.array(np.char.add("m", np.arange(n_ev).astype(str))),
                 "timestamp": pa.array(ts.astype("datetime64[us]")),
-                "type": np.full(len(acc), "track"),
-                "event": np.array(FEATURES)[feature],
-                "user_id": user_ids[user],
-                "actor_id": user_ids[user],
-                "account_id": ids[acc],
-                "properties": np.full(len(acc), "{}"),
+                "type": _take(["track"], np.zeros(n_ev, dtype=int)),
+                "event": _take(FEATURES, feature),
+                "user_id": _take(user_ids, user),
+                "actor_id": _take(user_ids, user),
+                "account_id": _take(ids, acc),
+                "properties": _take(["{}"], np.zeros(n_ev, dtype=int)),
             }
         ),
     )
@@ -308,3 +313,19 @@ def _write(
             }
         ),
     )
+
+
+def _take(values, index: np.ndarray) -> pa.Array:
+    dictionary = pa.array([str(v) for v in values], pa.string())
+    return pa.DictionaryArray.from_arrays(pa.array(index, pa.int32()), dictionary).cast(pa.string())
+
+
+def _insert_fresh(wh: Warehouse, name: str, rows: pa.Table) -> None:
+    schema = TABLES[name].schema.to_pyarrow()
+    columns = [
+        rows.column(f.name).cast(f.type)
+        if f.name in rows.column_names
+        else pa.nulls(len(rows), f.type)
+        for f in schema
+    ]
+    wh.backend.insert(name, pa.Table.from_arrays(columns, schema=schema))

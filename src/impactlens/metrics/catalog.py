@@ -25,7 +25,14 @@ from pydantic import ValidationError as PydanticValidationError
 
 from impactlens.errors import NotFoundError, Problem, ProblemList, UserError, ValidationError
 from impactlens.metrics.fields import SOURCE_NAMESPACES, parse_field
-from impactlens.metrics.spec import KIND_MODELS, EventCount, Metric, RatioMetric, referenced_events
+from impactlens.metrics.spec import (
+    KIND_MODELS,
+    EventCount,
+    EventStep,
+    Metric,
+    RatioMetric,
+    referenced_events,
+)
 
 RATIO_PART_KINDS = ("count", "unique")
 SOURCE_OF_KIND = {"survey": "surveys", "tickets": "tickets", "revenue": "revenue"}
@@ -205,6 +212,7 @@ def _check_catalog(
         at = index_of.get(metric.name, 0)
         source = SOURCE_OF_KIND.get(metric.kind, "events")
         fields = [(f"filters[{i}].field", f.field) for i, f in enumerate(metric.filters)]
+        fields += _nested_filter_fields(metric)
         fields += [(f"segments[{i}]", s) for i, s in enumerate(metric.segments)]
         for loc, text in fields:
             try:
@@ -258,6 +266,18 @@ def _check_catalog(
                         field=part,
                         hint="a ratio divides count or unique metrics",
                     )
+
+
+def _nested_filter_fields(metric: Metric) -> list[tuple[str, str]]:
+    """Filters of funnel steps and inline ratio parts, with their location."""
+    out = []
+    for attr in ("from_event", "to_event", "numerator", "denominator"):
+        part = getattr(metric, attr, None)
+        if isinstance(part, EventStep | EventCount):
+            out += [(f"{attr}.filters[{i}].field", f.field) for i, f in enumerate(part.filters)]
+    for k, step in enumerate(getattr(metric, "steps", ())):
+        out += [(f"steps[{k}].filters[{i}].field", f.field) for i, f in enumerate(step.filters)]
+    return out
 
 
 def _unseen_events(

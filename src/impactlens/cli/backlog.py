@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, cast
 
 import typer
 from rich.markup import escape
@@ -13,6 +13,8 @@ from rich.table import Table
 from impactlens.cli.app import JsonOption, WorkspaceOption, app, console, open_workspace, print_json
 from impactlens.service.backlog import (
     BacklogRanking,
+    RankBy,
+    Weight,
     WhatIf,
     add_backlog_item,
     rank_backlog,
@@ -21,6 +23,7 @@ from impactlens.service.backlog import (
 from impactlens.service.delivery import (
     DeliveryReport,
     DoraFigures,
+    GroupBy,
     ReleaseDelivery,
     TeamView,
     delivery_report,
@@ -74,7 +77,13 @@ def backlog(
         return
     wh = open_workspace(workspace).connect()
     try:
-        ranking = rank_backlog(wh, weight=weight, by=by, window_days=window_days, as_of=as_of)  # type: ignore[arg-type]
+        ranking = rank_backlog(
+            wh,
+            weight=cast(Weight, weight),
+            by=cast(RankBy, by),
+            window_days=window_days,
+            as_of=as_of,
+        )
     finally:
         wh.close()
     if as_json:
@@ -179,10 +188,10 @@ def backlog_what_if(
         result = what_if_backlog(
             wh,
             item,
-            weight=weight,
-            by=by,
+            weight=cast(Weight, weight),
+            by=cast(RankBy, by),
             window_days=window_days,
-            as_of=as_of,  # type: ignore[arg-type]
+            as_of=as_of,
             reach=reach,
             impact=impact,
             confidence=confidence,
@@ -227,21 +236,25 @@ def delivery(
     wh = open_workspace(workspace).connect()
     try:
         if release is not None:
-            result: object = release_delivery(wh, release)
+            result: ReleaseDelivery | list[TeamView] | DeliveryReport = release_delivery(
+                wh, release
+            )
         elif teams:
             result = team_view(wh, start=since, end=until)
         else:
-            result = delivery_report(wh, by=by, start=since, end=until, service=service, team=team)  # type: ignore[arg-type]
+            result = delivery_report(
+                wh, by=cast(GroupBy | None, by), start=since, end=until, service=service, team=team
+            )
     finally:
         wh.close()
     if as_json:
-        print_json([v.to_dict() for v in result] if isinstance(result, list) else result.to_dict())  # type: ignore[attr-defined]
+        print_json([v.to_dict() for v in result] if isinstance(result, list) else result.to_dict())
     elif isinstance(result, ReleaseDelivery):
         render_release(result)
     elif isinstance(result, list):
         render_teams(result)
     else:
-        render_delivery(result, weekly)  # type: ignore[arg-type]
+        render_delivery(result, weekly)
 
 
 def _hours(h: float | None) -> str:

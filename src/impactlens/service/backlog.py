@@ -72,7 +72,7 @@ def _count(n: int, unit: str) -> str:
 def _reach(item: BacklogItem, ev: ReachEvidence | None, ctx: _Context) -> ScoreField:
     if item.reach is not None:
         return given(item.reach)
-    if ev is None:
+    if ev is None or ctx.window is None:
         return ScoreField(0.0, True, "no usage, ticket or comment data to estimate from")
     unit = "users" if ctx.weight == "users" else "accounts"
     total = ev.users if unit == "users" else ev.accounts
@@ -260,9 +260,11 @@ def what_if_backlog(
 __all__ = [
     "BacklogItem",
     "BacklogRanking",
+    "RankBy",
     "RankMove",
     "ScoreField",
     "ScoredItem",
+    "Weight",
     "WhatIf",
     "add_backlog_item",
     "rank_backlog",

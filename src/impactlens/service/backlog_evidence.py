@@ -64,8 +64,7 @@ def comparable(
 
 def impact_from(comparables: list[MeasuredRelease], basis: str) -> tuple[float, str] | None:
     """Median oriented effect of the comparables on the RICE scale, with its explanation."""
-    effects = [m.oriented()[0] for m in comparables]
-    effects = [e for e in effects if e is not None]
+    effects = [e for e in (m.oriented()[0] for m in comparables) if e is not None]
     if not effects:
         return None
     median = statistics.median(effects)

@@ -137,8 +137,8 @@ def validate_item(values: dict[str, Any], where: str) -> tuple[BacklogItem | Non
     if problems:
         return None, problems
     item = BacklogItem(
-        item_id=item_id,
-        title=values.get("title") or item_id,
+        item_id=str(item_id),
+        title=str(values.get("title") or item_id),
         team=values.get("team"),
         effort_days=float(effort) if effort is not None else None,
         feature=values.get("feature"),

@@ -241,7 +241,17 @@ def what_if(
     problems = validate_item(values, f"what-if {item_id}")[1]
     if problems:
         raise ValidationError(problems, "the what-if values are not valid")
-    new = replace(before, **{k: given(v, "what-if") for k, v in changes.items()})
+
+    def tried(value: float | None, current: ScoreField) -> ScoreField:
+        return current if value is None else given(value, "what-if")
+
+    new = replace(
+        before,
+        reach=tried(reach, before.reach),
+        impact=tried(impact, before.impact),
+        confidence=tried(confidence, before.confidence),
+        effort=tried(effort, before.effort),
+    )
     if "impact" in changes and before.user_impact.estimated:
         new = replace(new, user_impact=user_from_impact(new.impact))
     items = [rescore(new) if i.item_id == item_id else i for i in ranking.items]

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 import ibis.expr.types as ir
 
@@ -123,7 +123,7 @@ def _incident_aggs(i: ir.Table) -> dict[str, ir.Value]:
     }
 
 
-def _rows(t: ir.Table, key: str | None, aggs: dict[str, ir.Value]) -> dict[object, dict]:
+def _rows(t: ir.Table, key: str | None, aggs: dict[str, ir.Value]) -> dict[Any, dict]:
     expr = t.group_by(key).agg(**aggs) if key else t.aggregate(**aggs)
     return {(r.pop(key) if key else None): r for r in expr.to_pyarrow().to_pylist()}
 
@@ -319,6 +319,7 @@ __all__ = [
     "DeployFact",
     "DoraBands",
     "DoraFigures",
+    "GroupBy",
     "IncidentFact",
     "ReleaseDelivery",
     "TeamView",

@@ -128,7 +128,7 @@ def save_portfolio_chart(
         group = [x for x in plotted(p) if x.action == action]
         if not group:
             continue
-        xs = [x.effort_days for x in group]
+        xs = [x.effort_days or 0.0 for x in group]
         ys = [(x.effect or 0.0) * 100 for x in group]
         lo = [
             ys[i] - (x.ci_low * 100 if x.ci_low is not None else ys[i]) for i, x in enumerate(group)

@@ -124,7 +124,7 @@ def test_churned_accounts_stop_and_show_a_churned_month(events_df, rows, truth) 
         assert (later.mrr.astype(float) == 0).all()
     tickets = pd.DataFrame(rows("tickets"))
     t = tickets[tickets.account_id.isin(churned)]
-    assert (pd.to_datetime(t.created_at) < t.account_id.map(churned)).all()
+    assert (pd.to_datetime(t.created_at, utc=True) < t.account_id.map(churned)).all()
 
 
 def test_srm_experiment_lost_treatment_exposures(segment_messages: list[dict], truth: dict) -> None:

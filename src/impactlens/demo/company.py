@@ -31,7 +31,7 @@ PLAN_BY_SEGMENT = np.array([[0.7, 0.3, 0.0], [0.15, 0.7, 0.15], [0.0, 0.25, 0.75
 ROLE_RATE = np.array([1.1, 1.3, 0.7])  # sessions relative to the average user
 TRIAL_DAYS = 14
 TRIAL_CONVERSION = 0.8
-USER_RATE_MEAN, USER_RATE_SIGMA = 0.42, 0.75  # sessions per weekday, lognormal across users
+USER_RATE_MEAN, USER_RATE_SIGMA = 0.47, 0.75  # sessions per weekday, lognormal across users
 ENGAGEMENT_SIGMA, ERROR_SIGMA, DASHBOARD_SIGMA = 0.35, 0.3, 0.5
 USER_TENURE_MEAN_DAYS = 900  # users leave their account after an exponential tenure
 

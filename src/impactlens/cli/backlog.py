@@ -66,7 +66,7 @@ def _num(value: float | None, fmt: str = "{:,.2f}") -> str:
 def backlog(
     ctx: typer.Context,
     by: ByOption = "rice",
-    weight: WeightOption = "accounts",
+    weight: WeightOption = "users",
     window_days: WindowOption = 90,
     as_of: AsOfOption = None,
     workspace: WorkspaceOption = None,
@@ -174,7 +174,7 @@ def backlog_what_if(
     confidence: Annotated[float | None, typer.Option(help="Confidence to try.")] = None,
     effort: Annotated[float | None, typer.Option(help="Effort days to try.")] = None,
     by: ByOption = "rice",
-    weight: WeightOption = "accounts",
+    weight: WeightOption = "users",
     window_days: WindowOption = 90,
     as_of: AsOfOption = None,
     workspace: WorkspaceOption = None,

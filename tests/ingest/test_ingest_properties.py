@@ -1,0 +1,172 @@
+"""Property-based: valid messages round-trip, garbage is rejected with a reason, never a crash,
+and the two extraction paths (DuckDB on lines, Python on dicts) agree on every message."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime, timedelta, timezone
+
+import orjson
+import pyarrow as pa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from impactlens.ingest import import_messages, import_path
+from impactlens.ingest.message_checks import check_messages
+from impactlens.ingest.ndjson import extract_lines
+from impactlens.ingest.segment import extract_dicts
+from impactlens.ingest.sources import LineChunk
+from impactlens.warehouse import Warehouse
+
+SETTINGS = settings(max_examples=25, deadline=None,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])  # fmt: skip
+_counter = itertools.count()
+_warehouse: list[Warehouse] = []
+
+
+def shared_warehouse() -> Warehouse:
+    """One warehouse for all examples (a fresh one per example would dominate the run time)."""
+    if not _warehouse:
+        wh = Warehouse.connect("duckdb://:memory:")
+        wh.ensure_schema()
+        _warehouse.append(wh)
+    return _warehouse[0]
+
+
+ids = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=12)
+json_scalars = st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=10) | \
+    st.floats(allow_nan=False, allow_infinity=False, width=32)  # fmt: skip
+json_values = st.recursive(json_scalars, lambda inner: st.lists(inner, max_size=3) |
+                           st.dictionaries(st.text(max_size=5), inner, max_size=3), max_leaves=8)  # fmt: skip
+zones = st.integers(-14 * 60, 14 * 60).map(lambda m: timezone(timedelta(minutes=m)))
+moments = st.datetimes(datetime(2000, 1, 1), datetime(2100, 1, 1), timezones=st.none() | zones)
+
+
+@st.composite
+def valid_messages(draw) -> dict:
+    kind = draw(st.sampled_from(["track", "page", "screen"]))
+    message = {
+        "type": kind,
+        "messageId": f"p-{next(_counter)}",
+        "timestamp": draw(moments).isoformat(),
+    }
+    who = draw(st.sampled_from(["userId", "anonymousId", "both"]))
+    if who in ("userId", "both"):
+        message["userId"] = draw(ids)
+    if who in ("anonymousId", "both"):
+        message["anonymousId"] = draw(ids)
+    if kind == "track":
+        message["event"] = draw(
+            ids.filter(lambda e: e not in ("Experiment Viewed", "Survey Responded"))
+        )
+    elif draw(st.booleans()):
+        message["name"] = draw(ids)
+    if draw(st.booleans()):
+        message["properties"] = draw(st.dictionaries(st.text(max_size=6), json_values, max_size=4))
+    if draw(st.booleans()):
+        message["context"] = {"groupId": draw(ids)}
+    return message
+
+
+def expected_utc(text: str) -> datetime:
+    moment = datetime.fromisoformat(text)
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+def stored(wh: Warehouse, message_ids: list[str]) -> dict[str, dict]:
+    table = wh.table("events")
+    got = table.filter(table.message_id.isin(message_ids)).to_pyarrow().to_pylist()
+    return {r["message_id"]: r for r in got}
+
+
+def assert_round_trip(messages: list[dict], rows: dict[str, dict]) -> None:
+    for m in messages:
+        row = rows[m["messageId"]]
+        assert row["timestamp"] == expected_utc(m["timestamp"])
+        assert row["type"] == m["type"]
+        default = {"page": "Page Viewed", "screen": "Screen Viewed"}.get(m["type"])
+        assert row["event"] == m.get("event", m.get("name", default))
+        assert row["actor_id"] == m.get("userId", m.get("anonymousId"))
+        assert row["account_id"] == (m.get("context") or {}).get("groupId")
+        props = m.get("properties")
+        assert (orjson.loads(row["properties"]) if row["properties"] else None) == (
+            props or None
+        ) or (props == {} and row["properties"] == "{}")
+
+
+@SETTINGS
+@given(st.lists(valid_messages(), min_size=1, max_size=8))
+def test_valid_messages_round_trip_through_the_api(messages) -> None:
+    wh = shared_warehouse()
+    result = import_messages(wh, messages)
+    assert result.rejected == () and result.loaded == len(messages)
+    assert_round_trip(messages, stored(wh, [m["messageId"] for m in messages]))
+
+
+@SETTINGS
+@given(messages=st.lists(valid_messages(), min_size=1, max_size=8))
+def test_valid_messages_round_trip_through_an_ndjson_file(tmp_path_factory, messages) -> None:
+    wh = shared_warehouse()
+    path = tmp_path_factory.mktemp("p") / "events.ndjson"
+    path.write_bytes(b"\n".join(orjson.dumps(m) for m in messages))
+    f = import_path(wh, path).files[0]
+    assert (f.rows_loaded, f.rows_rejected) == (len(messages), 0), [str(p) for p in f.rejections]
+    assert_round_trip(messages, stored(wh, [m["messageId"] for m in messages]))
+
+
+garbage_lines = st.one_of(
+    st.binary(min_size=1, max_size=40).filter(lambda b: b"\n" not in b and b.strip()),
+    json_values.map(orjson.dumps),
+    st.dictionaries(
+        st.sampled_from(
+            [
+                "type",
+                "event",
+                "userId",
+                "anonymousId",
+                "timestamp",
+                "messageId",
+                "properties",
+                "context",
+                "traits",
+                "groupId",
+            ]
+        ),
+        json_values,
+        max_size=6,
+    ).map(orjson.dumps),  # fmt: skip
+)
+
+
+@SETTINGS
+@given(lines=st.lists(garbage_lines, min_size=1, max_size=10))
+def test_garbage_is_rejected_with_a_reason_never_a_crash(tmp_path_factory, lines) -> None:
+    wh = shared_warehouse()
+    path = tmp_path_factory.mktemp("g") / "events.ndjson"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    f = import_path(wh, path).files[0]
+    assert f.status == "loaded"
+    assert f.rows_read == len(lines)
+    assert f.rows_loaded + f.rows_duplicate + f.rows_rejected == f.rows_read
+    assert all(p.reason and 1 <= p.line <= len(lines) for p in f.rejections)
+    assert len({p.line for p in f.rejections}) == f.rows_rejected
+
+
+@SETTINGS
+@given(st.lists(st.one_of(valid_messages(), json_values,
+                          st.dictionaries(st.sampled_from(["type", "event", "userId", "timestamp",
+                                                           "properties", "context", "groupId"]),
+                                          json_values, max_size=5)), min_size=1, max_size=10))  # fmt: skip
+def test_duckdb_and_python_extraction_agree(messages) -> None:
+    lines = [orjson.dumps(m) for m in messages]
+    chunk = LineChunk(
+        pa.array(lines, pa.large_binary()), pa.array(range(1, len(lines) + 1), pa.int64())
+    )
+    from_lines = check_messages(extract_lines(chunk, 0))
+    from_dicts = check_messages(extract_dicts(messages, 0, range(1, len(lines) + 1)))
+    assert from_lines.problems == from_dicts.problems
+    assert from_lines.people == from_dicts.people
+    assert from_lines.events.drop(["properties"]).equals(from_dicts.events.drop(["properties"]))
+    for a, b in zip(from_lines.events.column("properties").to_pylist(),
+                    from_dicts.events.column("properties").to_pylist(), strict=True):  # fmt: skip
+        assert (a is None) == (b is None) and (a is None or orjson.loads(a) == orjson.loads(b))

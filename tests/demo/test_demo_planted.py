@@ -229,6 +229,8 @@ def test_dora_figures_by_hand() -> None:
     assert figures["deploys_per_service"] == {"web": 2, "api": 1, "worker": 0}
     assert figures["change_failure_rate"] == round(2 / 3, 6)
     assert figures["median_lead_time_hours"] == 2.0  # lead times 2, 10, 1 hours
+    assert figures["successful_deploys"] == 1
+    assert figures["median_lead_time_hours_successful"] == 2.0
     assert figures["median_time_to_restore_hours"] == 2.0
 
 

@@ -154,6 +154,7 @@ def dora_figures(
     lead_h = (np.asarray(deployed_ms) - np.asarray(committed_ms)) / HOUR_MS
     restore_h = (np.asarray(resolved_ms) - np.asarray(started_ms)) / HOUR_MS
     bad = int(np.isin(status_a, ["failed", "rolled_back"]).sum())
+    ok = status_a == "success"
     per_service = {s: int((service_a == s).sum()) for s in SERVICES}
     return {
         "deploys": len(service_a),
@@ -165,6 +166,9 @@ def dora_figures(
         "rolled_back": int((status_a == "rolled_back").sum()),
         "change_failure_rate": round(bad / len(service_a), 6),
         "median_lead_time_hours": round(float(np.median(lead_h)), 4),
+        # The DORA reading counts successful deploys only (docs/delivery.md).
+        "successful_deploys": int(ok.sum()),
+        "median_lead_time_hours_successful": round(float(np.median(lead_h[ok])), 4),
         "incidents": len(restore_h),
         "median_time_to_restore_hours": round(float(np.median(restore_h)), 4),
     }

@@ -7,7 +7,6 @@ import shutil
 from datetime import datetime, timedelta
 
 import numpy as np
-import pyarrow as pa
 import pyarrow.csv as pacsv
 import pytest
 
@@ -15,42 +14,16 @@ from impactlens.service.delivery import delivery_report
 from impactlens.warehouse import Warehouse
 
 demo = pytest.importorskip("impactlens.demo.generate")
-
-TIMESTAMPS = {
-    "deployments": ("deployed_at", "committed_at"),
-    "incidents": ("started_at", "resolved_at"),
-}
-
-
-def _read_csv(path, entity: str) -> pa.Table:
-    """Contract CSV -> Arrow with naive-UTC timestamps (the importer's storage convention)."""
-    opts = pacsv.ConvertOptions(
-        strings_can_be_null=True, column_types={c: pa.string() for c in TIMESTAMPS[entity]}
-    )
-    table = pacsv.read_csv(path, convert_options=opts)
-    for name in TIMESTAMPS[entity]:
-        values = [None if v is None else datetime.fromisoformat(v.replace("Z", "+00:00")).replace(tzinfo=None)
-                  for v in table.column(name).to_pylist()]  # fmt: skip
-        table = table.set_column(
-            table.schema.get_field_index(name), name, pa.array(values, pa.timestamp("us"))
-        )
-    return table
+import_path = pytest.importorskip("impactlens.ingest").import_path
 
 
 def _load(wh: Warehouse, folder, tmp_path) -> None:
-    try:
-        from impactlens.ingest import import_path
-    except ImportError:
-        import_path = None
-    if import_path is not None:
-        only = tmp_path / "delivery"
-        only.mkdir()
-        for name in ("deployments.csv", "incidents.csv"):
-            shutil.copy(folder / name, only / name)
-        import_path(wh, only, on_error="fail")
-        return
-    for entity in ("deployments", "incidents"):
-        wh.write(entity, _read_csv(folder / f"{entity}.csv", entity))
+    """Import only the delivery files, through the importer a user runs."""
+    only = tmp_path / "delivery"
+    only.mkdir()
+    for name in ("deployments.csv", "incidents.csv"):
+        shutil.copy(folder / name, only / name)
+    assert import_path(wh, only, on_error="fail").ok
 
 
 @pytest.fixture(scope="module")

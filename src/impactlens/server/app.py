@@ -31,7 +31,7 @@ log = logging.getLogger("impactlens.server")
 
 _SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"no-referrer"),
+    (b"referrer-policy", b"same-origin"),  # no-referrer makes Chromium send Origin: null
     (b"x-frame-options", b"DENY"),
     (
         b"content-security-policy",

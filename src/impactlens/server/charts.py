@@ -10,13 +10,41 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from html import escape
 
 from markupsafe import Markup
 
-_W, _H = 720, 240
-_PAD_L, _PAD_R, _PAD_T, _PAD_B = 56, 16, 16, 32
+
+@dataclass(frozen=True)
+class ChartSize:
+    width: int
+    height: int
+    pad_left: int
+    font: int
+    ticks: int
+    dots: bool
+
+
+FULL = ChartSize(720, 240, 56, 11, 5, True)
+COMPACT = ChartSize(360, 130, 44, 11, 3, False)
+_PAD_R, _PAD_T, _PAD_B = 12, 12, 26
+
+
+def nice_ticks(lo: float, hi: float, count: int) -> list[float]:
+    """Round axis values (1, 2, 2.5 or 5 times a power of ten) covering [lo, hi]."""
+    span = hi - lo
+    raw = span / max(1, count - 1)
+    power = 10 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
+    first = math.floor(lo / step) * step
+    ticks = []
+    value = first
+    while value < hi + step * 0.999:
+        ticks.append(round(value, 12))
+        value += step
+    return ticks
 
 
 def _label(value: object) -> str:
@@ -40,13 +68,20 @@ def format_number(value: float | None) -> str:
         return f"{value / 1e3:.1f}k"
     if magnitude >= 100 or float(value).is_integer():
         return f"{value:,.0f}"
+    if magnitude >= 10:
+        return f"{value:.1f}"
     if magnitude >= 1:
         return f"{value:.2f}"
     return f"{value:.3g}"
 
 
 def line_chart(
-    xs: Sequence[object], ys: Sequence[float | None], *, title: str = "", unit: str = ""
+    xs: Sequence[object],
+    ys: Sequence[float | None],
+    *,
+    title: str = "",
+    unit: str = "",
+    compact: bool = False,
 ) -> Markup:
     """An accessible SVG line chart of ``ys`` over ``xs`` (gaps where a value is None)."""
     try:
@@ -58,21 +93,24 @@ def line_chart(
             return Markup(line_chart_svg(list(xs), list(ys), title=title))
         except TypeError:  # a different signature while render is being built
             pass
-    return Markup(_own_line_chart(xs, ys, title=title, unit=unit))
+    return Markup(
+        _own_line_chart(xs, ys, title=title, unit=unit, size=COMPACT if compact else FULL)
+    )
 
 
 def _own_line_chart(
-    xs: Sequence[object], ys: Sequence[float | None], *, title: str, unit: str
+    xs: Sequence[object], ys: Sequence[float | None], *, title: str, unit: str, size: ChartSize
 ) -> str:
+    w, h = size.width, size.height
     values = [float(y) for y in ys if y is not None and not math.isnan(float(y))]
     head = (
-        f'<svg class="chart" viewBox="0 0 {_W} {_H}" role="img" '
+        f'<svg class="chart" viewBox="0 0 {w} {h}" role="img" '
         f'aria-label="{escape(title or "chart")}" xmlns="http://www.w3.org/2000/svg">'
         f"<title>{escape(title)}</title>"
     )
     if not values:
         return (
-            head + f'<text x="{_W / 2}" y="{_H / 2}" text-anchor="middle" fill="#6b7280" '
+            head + f'<text x="{w / 2}" y="{h / 2}" text-anchor="middle" fill="#6b7280" '
             'font-size="14">no data in this range</text></svg>'
         )
     lo, hi = min(values), max(values)
@@ -80,31 +118,32 @@ def _own_line_chart(
     lo = lo - (hi - lo) * 0.2 if lo > 0 and lo / (hi or 1) > 0.5 else min(0.0, lo)
     if hi == lo:
         hi = lo + 1.0
-    inner_w = _W - _PAD_L - _PAD_R
-    inner_h = _H - _PAD_T - _PAD_B
+    ticks = nice_ticks(lo, hi, size.ticks)
+    lo, hi = min(ticks[0], lo), max(ticks[-1], hi)
+    inner_w = w - size.pad_left - _PAD_R
+    inner_h = h - _PAD_T - _PAD_B
     n = len(xs)
 
     def px(i: int) -> float:
-        return _PAD_L + (inner_w * i / (n - 1) if n > 1 else inner_w / 2)
+        return size.pad_left + (inner_w * i / (n - 1) if n > 1 else inner_w / 2)
 
     def py(v: float) -> float:
         return _PAD_T + inner_h * (1 - (v - lo) / (hi - lo))
 
     parts = [head]
-    for k in range(5):  # horizontal grid with value labels
-        v = lo + (hi - lo) * k / 4
+    for v in ticks:  # horizontal grid with value labels
         y = py(v)
         parts.append(
-            f'<line x1="{_PAD_L}" x2="{_W - _PAD_R}" y1="{y:.1f}" y2="{y:.1f}" '
+            f'<line x1="{size.pad_left}" x2="{w - _PAD_R}" y1="{y:.1f}" y2="{y:.1f}" '
             'stroke="#e5e7eb" stroke-width="1"/>'
-            f'<text x="{_PAD_L - 8}" y="{y + 4:.1f}" text-anchor="end" fill="#6b7280" '
-            f'font-size="11">{escape(format_number(v))}</text>'
+            f'<text x="{size.pad_left - 6}" y="{y + 4:.1f}" text-anchor="end" fill="#6b7280" '
+            f'font-size="{size.font}">{escape(format_number(v))}</text>'
         )
     for i in sorted({0, n // 2, n - 1}) if n else []:
         anchor = "start" if i == 0 else ("end" if i == n - 1 and n > 1 else "middle")
         parts.append(
-            f'<text x="{px(i):.1f}" y="{_H - 10}" text-anchor="{anchor}" fill="#6b7280" '
-            f'font-size="11">{escape(_label(xs[i]))}</text>'
+            f'<text x="{px(i):.1f}" y="{h - 8}" text-anchor="{anchor}" fill="#6b7280" '
+            f'font-size="{size.font}">{escape(_label(xs[i]))}</text>'
         )
     runs: list[list[str]] = [[]]
     for i, y in enumerate(ys):
@@ -118,7 +157,7 @@ def _own_line_chart(
                 f'<polyline points="{" ".join(run)}" fill="none" stroke="#4f46e5" '
                 'stroke-width="2" stroke-linejoin="round" stroke-linecap="round"/>'
             )
-    if n <= 120:  # points with a tooltip while they stay readable
+    if size.dots and n <= 120:  # points with a tooltip while they stay readable
         for i, y in enumerate(ys):
             if y is None or math.isnan(float(y)):
                 continue

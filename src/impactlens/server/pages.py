@@ -174,7 +174,7 @@ CARDS_PER_KIND = 3
 
 
 def _metric_cards(
-    runtime: WorkspaceRuntime, end: date | None
+    runtime: WorkspaceRuntime, start: date | None, end: date | None
 ) -> tuple[list[dict], list, str | None]:
     """North star and the first leading and lagging indicators, each with a chart.
 
@@ -191,26 +191,33 @@ def _metric_cards(
     picked = north[:1] + leading[:CARDS_PER_KIND] + lagging[:CARDS_PER_KIND]
     rest = [m for m in (*north, *leading, *lagging) if m not in picked]
     end = end or date.today()
+    first = max(start, end - timedelta(weeks=26)) if start else None
     cards = []
     for metric in picked:
         grain = "month" if default_grain(metric) == "month" else "week"
-        span = timedelta(days=365) if grain == "month" else timedelta(weeks=26)
+        since = (
+            end - timedelta(days=365) if grain == "month" else first or end - timedelta(weeks=26)
+        )
         try:
-            view = read_metric_series(runtime, metric.name, by=grain, start=end - span, end=end)
+            view = read_metric_series(runtime, metric.name, by=grain, start=since, end=end)
         except (ImportError, UserError) as exc:
             cards.append({"metric": metric, "error": str(exc)})
             continue
         xs = [p.period for p in view.points]
         ys = [p.value for p in view.points]
         latest = next((y for y in reversed(ys) if y is not None), None)
-        chart = line_chart(xs, ys, title=f"{metric.label} per {grain}")
+        chart = line_chart(
+            xs, ys, title=f"{metric.label} per {grain}", compact=not metric.north_star
+        )
         cards.append({"metric": metric, "latest": latest, "chart": chart, "grain": grain})
     return cards, rest, None
 
 
 def overview_data(runtime: WorkspaceRuntime) -> tuple[Any, list[dict], list, str | None]:
     view = read_status(runtime)
-    return (view, *_metric_cards(runtime, data_end(view.status)))
+    events = next(e for e in view.status.entities if e.entity == "events")
+    start = events.first.date() if events.first else None
+    return (view, *_metric_cards(runtime, start, data_end(view.status)))
 
 
 def warm_overview(runtime: WorkspaceRuntime) -> None:

@@ -14,6 +14,7 @@ from statistics import NormalDist
 import numpy as np
 
 from impactlens.demo.catalog import HOLDOUT_SHARE, HOLDOUT_START_DAY
+from impactlens.demo.names import company_names
 from impactlens.demo.profile import DAY_MS, HOUR_MS, Period, SizeProfile, hash_bucket, rng_for
 
 SEGMENTS = np.array(["smb", "mid-market", "enterprise"])
@@ -30,84 +31,12 @@ SEAT_SIGMA = np.array([0.7, 0.6, 0.8])
 PLAN_BY_SEGMENT = np.array([[0.7, 0.3, 0.0], [0.15, 0.7, 0.15], [0.0, 0.25, 0.75]])
 ROLE_RATE = np.array([1.1, 1.3, 0.7])  # sessions relative to the average user
 TRIAL_DAYS = 14
-TRIAL_CONVERSION = 0.8
+TRIAL_CONVERSION = 0.85
 USER_RATE_MEAN, USER_RATE_SIGMA = 0.47, 0.75  # sessions per weekday, lognormal across users
 ENGAGEMENT_SIGMA, ERROR_SIGMA, DASHBOARD_SIGMA = 0.35, 0.3, 0.5
 USER_TENURE_MEAN_DAYS = 900  # users leave their account after an exponential tenure
 
 _NORMAL = NormalDist()
-_ADJ = (
-    "North",
-    "Blue",
-    "Iron",
-    "Silver",
-    "Bright",
-    "Red",
-    "Green",
-    "Swift",
-    "Clear",
-    "Stone",
-    "Oak",
-    "River",
-    "Summit",
-    "Harbor",
-    "Pine",
-    "Golden",
-    "Quiet",
-    "Polar",
-    "Solar",
-    "Cedar",
-    "Maple",
-    "Vector",
-    "Atlas",
-    "Nova",
-    "Prime",
-    "Urban",
-    "Coastal",
-    "Alpine",
-    "Lunar",
-    "Delta",
-)
-_NOUN = (
-    "wind",
-    "field",
-    "point",
-    "bridge",
-    "gate",
-    "works",
-    "stack",
-    "forge",
-    "line",
-    "path",
-    "peak",
-    "wave",
-    "light",
-    "mark",
-    "view",
-    "base",
-    "craft",
-    "loop",
-    "grid",
-    "yard",
-)
-_KIND = (
-    "Analytics",
-    "Labs",
-    "Systems",
-    "Health",
-    "Logistics",
-    "Retail",
-    "Media",
-    "Finance",
-    "Robotics",
-    "Foods",
-    "Energy",
-    "Software",
-    "Travel",
-    "Studios",
-    "Partners",
-    "Insurance",
-)
 
 
 @dataclass(frozen=True, eq=False)
@@ -194,7 +123,7 @@ def make_accounts(profile: SizeProfile, period: Period, seed: int) -> Accounts:
     holdout = _pick_holdout(ids, created, period)
     return Accounts(
         ids=ids,
-        names=_names(rng, n),
+        names=company_names(rng, n),
         segment=segment,
         plan=plan,
         seats=seats,
@@ -245,21 +174,6 @@ def _pick_holdout(ids: np.ndarray, created: np.ndarray, period: Period) -> np.nd
     holdout = np.zeros(len(ids), dtype=bool)
     holdout[eligible[np.argsort(bucket)[:k]]] = True
     return holdout
-
-
-def _names(rng: np.random.Generator, n: int) -> np.ndarray:
-    seen: dict[str, int] = {}
-    names = []
-    for a, b, c in zip(
-        rng.integers(len(_ADJ), size=n),
-        rng.integers(len(_NOUN), size=n),
-        rng.integers(len(_KIND), size=n),
-        strict=True,
-    ):
-        name = f"{_ADJ[a]}{_NOUN[b]} {_KIND[c]}"
-        seen[name] = seen.get(name, 0) + 1
-        names.append(name if seen[name] == 1 else f"{name} {seen[name]}")
-    return np.array(names)
 
 
 def make_users(accounts: Accounts, period: Period, seed: int) -> Users:

@@ -8,7 +8,6 @@ both the truth and the sampling noise around it.
 
 from __future__ import annotations
 
-import math
 from statistics import NormalDist
 
 import numpy as np
@@ -16,8 +15,9 @@ import numpy as np
 from impactlens.demo import catalog as c
 from impactlens.demo import events as ev
 from impactlens.demo.backlog import BACKLOG, REACH_EVENT
-from impactlens.demo.company import DASHBOARD_SIGMA, TRIAL_CONVERSION, TRIAL_DAYS
+from impactlens.demo.company import TRIAL_CONVERSION, TRIAL_DAYS
 from impactlens.demo.delivery import PLANTED, Delivery, dora_figures
+from impactlens.demo.experiment_truth import experiment_truth
 from impactlens.demo.lifecycle import CHURN_MODEL, DETRACTOR_BELOW, NEVER, TICKET_TAGS
 from impactlens.demo.profile import DAY_MS, WEEKDAY_FACTOR, iso_one
 from impactlens.demo.surveys import ANSWER_RATE, IN_APP_SHARE, SCORE_MODEL, SURVEYS, SurveyAnswers
@@ -70,7 +70,7 @@ def build_truth(
                 "combined_relative": round((1 + c.TEMPLATES_LIFT) * (1 + c.SPEEDUP_LIFT) - 1, 6),
             }
         ],
-        "experiments": _experiments(world, tally),
+        "experiments": experiment_truth(world, tally),
         "churn": _churn(world),
         "surveys": {
             "score_model": SCORE_MODEL,
@@ -174,113 +174,6 @@ def _release(world: World, r: c.PlantedRelease) -> dict:
         "pre_period_days": round((shipped - world.period.start_ms) / DAY_MS, 2),
         "post_period_days": round((world.period.end_ms - shipped) / DAY_MS, 2),
     }
-
-
-def _experiments(world: World, tally: Tally) -> list[dict]:
-    out = []
-    users, asg, end = world.users, world.assign, world.period.end_ms
-    for e in c.PLANTED_EXPERIMENTS:
-        w0, w1 = e.window_ms(world.period)
-        item = {
-            "id": e.id,
-            "unit": e.unit,
-            "metric": e.primary_metric,
-            "label": e.label,
-            "true_lift_relative": e.true_lift,
-            "audience": e.audience,
-            "variations": list(e.variations),
-            "window": [iso_one(w0), iso_one(w1)],
-        }
-        if e.id == "onboarding-checklist":
-            exp = asg.onboarding_exposed & (users.created_ms + 7 * DAY_MS <= end)
-            act = tally.first_report < users.created_ms + 7 * DAY_MS
-            arms = [exp & ~asg.onboarding_treat, exp & asg.onboarding_treat]
-            n = [int(a.sum()) for a in arms]
-            item["observed"] = {
-                "users": n,
-                "activated": [int((a & act).sum()) for a in arms],
-                "note": "signups whose 7-day window ends inside the period",
-            }
-            p0, p1 = c.ONBOARDING_BASE, c.ONBOARDING_BASE * (1 + c.ONBOARDING_LIFT)
-            item["baseline"] = p0
-            item["power"] = _power(
-                (p1 - p0) / math.sqrt(p0 * (1 - p0) / n[0] + p1 * (1 - p1) / n[1])
-            )
-        elif e.id == "team-dashboards":
-            item["observed"], item["power"] = _cluster(world, tally)
-            item["account_habit_log_sd"] = DASHBOARD_SIGMA
-        elif e.id == "search-autocomplete":
-            seen = tally.search_exposed < NEVER
-            assigned = [
-                int((seen & ~asg.autocomplete_treat).sum()),
-                int((seen & asg.autocomplete_treat).sum()),
-            ]
-            logged = [
-                assigned[0],
-                int((seen & asg.autocomplete_treat & ~asg.autocomplete_lost).sum()),
-            ]
-            chi2 = sum((x - sum(logged) / 2) ** 2 / (sum(logged) / 2) for x in logged)
-            item["srm"] = {
-                "drop_share_of_treatment": c.AUTOCOMPLETE_DROP,
-                "assigned": assigned,
-                "logged": logged,
-                "chi2": round(chi2, 4),
-                "p_value": math.erfc(math.sqrt(chi2 / 2)),
-            }
-        elif e.id == "pricing-page-copy":
-            v = tally.visitors
-            arms = [~v["treat"], v["treat"]]
-            item["observed"] = {
-                "visitors": [int(a.sum()) for a in arms],
-                "checkout_started": [int((a & v["started"]).sum()) for a in arms],
-                "checkout_completed": [int((a & v["completed"]).sum()) for a in arms],
-            }
-        out.append(item)
-    return out
-
-
-def _cluster(world: World, tally: Tally) -> tuple[dict, dict]:
-    """Arm sums per account, and the power of cluster-robust (delta method) tests.
-
-    Power is given without and with a CUPED adjustment by the same users'
-    dashboard views in the 28 days before the window: account habits persist, so
-    the adjustment removes most of the between-account variance.
-    """
-    acc = world.users.account
-    exposed = tally.dash_exposed < NEVER
-    n_acc = world.accounts.n
-    users_per = np.bincount(acc[exposed], minlength=n_acc).astype(float)
-    views_per = np.bincount(acc[exposed], weights=tally.dash_views[exposed], minlength=n_acc)
-    before_per = np.bincount(
-        acc[exposed], weights=tally.dash_views_before[exposed], minlength=n_acc
-    )
-    treat = world.assign.dashboards_treat
-    obs: dict[str, list] = {"accounts": [], "users": [], "views": [], "views_28d_before": []}
-    var, var_cuped = [], []
-    for arm in (~treat & (users_per > 0), treat & (users_per > 0)):
-        x, y, pre = views_per[arm], users_per[arm], before_per[arm]
-        obs["accounts"].append(int(arm.sum()))
-        obs["users"].append(int(y.sum()))
-        obs["views"].append(int(x.sum()))
-        obs["views_28d_before"].append(int(pre.sum()))
-        scale = len(y) * y.mean() ** 2
-        e = x - x.sum() / y.sum() * y  # linearised ratio (delta method)
-        b = pre - pre.sum() / y.sum() * y
-        theta = np.cov(e, b)[0, 1] / np.var(b, ddof=1)
-        var.append(np.var(e, ddof=1) / scale)
-        var_cuped.append(np.var(e - theta * b, ddof=1) / scale)
-    effect = obs["views"][0] / obs["users"][0] * c.TEAM_DASHBOARDS_LIFT
-    power = {
-        "cluster_robust": _power(effect / math.sqrt(sum(var))),
-        "cluster_robust_cuped_28d": _power(effect / math.sqrt(sum(var_cuped))),
-        "effective_accounts": round(float(users_per.sum() ** 2 / (users_per**2).sum()), 1),
-    }
-    return obs, power
-
-
-def _power(z_effect: float) -> float:
-    """Power of a two-sided 5% z-test when the true effect is ``z_effect`` standard errors."""
-    return round(_Z.cdf(z_effect - 1.959964) + _Z.cdf(-z_effect - 1.959964), 4)
 
 
 def _churn(world: World) -> dict:

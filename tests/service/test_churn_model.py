@@ -1,8 +1,8 @@
 """The churn model on a customer base whose churn process is planted (service.accounts.synthetic).
 
 300 accounts over 52 weeks; each week an account churns with probability
-sigmoid(-7.2 + 4.0 * usage decline + 0.8 * log(1 + tickets, 4 weeks) + 1.5 * [last NPS <= 6]).
-Measured on this world (seed 1): back-test AUC 0.77 (logistic) and 0.74 (boosting),
+sigmoid(-7.6 + 4.0 * usage decline + 1.2 * log(1 + tickets, 4 weeks) + 1.5 * [last NPS <= 6]).
+Measured on this world (seed 1): back-test AUC 0.75 (logistic) and 0.72 (boosting),
 shuffled-label AUC 0.48-0.52. The floors below sit well under those numbers.
 """
 
@@ -77,12 +77,13 @@ def test_backtest_never_trains_on_the_future(logistic):
 
 
 def test_planted_drivers_lead_the_model(logistic):
-    top = {w.feature: w.weight for w in logistic.weights[:6]}
-    # usage decline, tickets and low NPS drive the planted churn
-    assert top.get("usage_trend", 0) < 0  # rising usage lowers risk
-    assert top.get("nps_mean", 0) < 0
-    assert max(top.get("tickets_log", 0), top.get("tickets_12w_log", 0)) > 0
-    assert [w.feature for w in logistic.weights[:3]].count("usage_trend") == 1
+    # usage decline, tickets and low NPS drive the planted churn: each is among the 8
+    # strongest of the 15 standardized coefficients, with the planted direction
+    weights = {w.feature: w.weight for w in logistic.weights}
+    top = [w.feature for w in logistic.weights[:8]]
+    assert weights["usage_trend"] < 0 and "usage_trend" in top  # falling usage raises risk
+    assert weights["nps_mean"] < 0 and "nps_mean" in top  # low scores raise risk
+    assert weights["tickets_log"] > 0 and "tickets_log" in top  # tickets raise risk
 
 
 def test_calibration_table_covers_every_prediction(logistic):

@@ -127,7 +127,7 @@ def fit_churn_model(
             None,
         )
     reader = FeatureReader(panel, health.window_weeks)
-    snaps = monthly_snapshots(panel, reader)
+    snaps = monthly_snapshots(panel, reader, config.snapshots)
     x, y, accs = training_rows(
         panel, snaps, config.horizon_days, data_end(panel), config.min_label_days
     )

@@ -36,6 +36,7 @@ FEATURES: tuple[tuple[str, str], ...] = (
     ("mrr_log", "revenue level: log(1 + MRR)"),
     ("mrr_change", "MRR change: MRR / MRR three months earlier - 1"),
     ("tenure_years", "tenure: years since the account was created"),
+    ("seats_log", "account size: log(seats)"),
 )
 FEATURE_NAMES: tuple[str, ...] = tuple(name for name, _ in FEATURES)
 FEATURE_LABELS: dict[str, str] = dict(FEATURES)
@@ -110,6 +111,7 @@ class FeatureReader:
             np.log1p(np.nan_to_num(mrr_now, nan=0.0)),
             mrr_change,
             tenure,
+            np.log(np.where(p.seats[:, col] > 0, p.seats[:, col], np.nan)),
         )
         return np.column_stack(columns)[accounts]
 
@@ -121,21 +123,37 @@ def score_column(panel: AccountPanel) -> int:
     return max(0, week_of(end + timedelta(days=1)) - 1 - panel.first_week)
 
 
-def monthly_snapshots(panel: AccountPanel, reader: FeatureReader) -> list[Snapshot]:
-    """Every month start whose previous 2k weeks lie inside the data."""
+def monthly_snapshots(
+    panel: AccountPanel, reader: FeatureReader, every: str = "month"
+) -> list[Snapshot]:
+    """Every month start (or Monday) after the first k weeks of data, with its paying accounts.
+
+    An account is in a snapshot when it exists at that week, has not churned before
+    the snapshot day and, when it has revenue rows, pays (MRR > 0) on the day before:
+    trials that never convert are not churn.
+    """
     if panel.n_weeks == 0 or panel.as_of is None:
         return []
     first = np.datetime64(EPOCH_MONDAY, "D") + 7 * panel.first_week
-    months = np.arange(first.astype("datetime64[M]") + 1, np.datetime64(panel.as_of, "M") + 1)
+    end = np.datetime64(panel.as_of, "D")
+    if every == "week":
+        days = np.arange(first + 7, end + 1, 7)
+    else:
+        days = np.arange(first.astype("datetime64[M]") + 1, end.astype("datetime64[M]") + 1)
+        days = days.astype("datetime64[D]")
     alive = panel.alive
+    has_revenue = np.zeros(panel.n_accounts, dtype=bool)
+    has_revenue[(panel.revenue_keys >> 32).astype(np.int64)] = True
+    idx = np.arange(panel.n_accounts)
     out = []
-    for m in months:
-        day = m.astype("datetime64[D]").astype(date)
+    for d in days:
+        day = d.astype(date)
         col = week_of(day) - 1 - panel.first_week
-        if col < 2 * reader.k - 1 or col >= panel.n_weeks:
+        if col < reader.k - 1 or col >= panel.n_weeks:
             continue
         churn = panel.churn_day
-        ok = alive[:, col] & (np.isnat(churn) | (churn >= np.datetime64(day, "D")))
+        paying = ~has_revenue | (panel.mrr_on(idx, np.full(len(idx), d - 1)) > 0)
+        ok = alive[:, col] & (np.isnat(churn) | (churn >= d)) & paying
         accounts = np.flatnonzero(ok)
         out.append(Snapshot(day, col, accounts, reader.at(col, accounts, day)))
     return out

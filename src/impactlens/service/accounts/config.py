@@ -129,6 +129,7 @@ class ChurnConfig(_Strict):
 
     model: Literal["logistic", "gradient_boosting"] = "logistic"
     horizon_days: int = Field(90, ge=7, le=730)
+    snapshots: Literal["month", "week"] = "month"  # how often the account history is cut
     min_churned: int = Field(10, ge=2)
     min_label_days: int = Field(30, ge=1)  # a fold's label window must be observed this long
     risk_threshold: float = Field(0.3, gt=0, lt=1)

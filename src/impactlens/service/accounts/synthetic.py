@@ -25,7 +25,7 @@ import pyarrow as pa
 from impactlens.warehouse import Warehouse
 from impactlens.warehouse.schema import TABLES
 
-PLANTED = {"base": -7.2, "usage_decline": 4.0, "tickets": 0.8, "low_nps": 1.5}
+PLANTED = {"base": -7.6, "usage_decline": 4.0, "tickets": 1.2, "low_nps": 1.5}
 FEATURES = (
     "Session Started",
     "Report Created",

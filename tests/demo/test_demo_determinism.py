@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from impactlens.demo import DemoManifest, generate_company
+from impactlens.errors import UserError
 
 
 def _digests(folder: Path) -> dict[str, str]:
@@ -60,5 +61,5 @@ def test_progress_is_reported_up_to_done(tmp_path: Path) -> None:
 
 
 def test_unknown_size_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="size"):
+    with pytest.raises(UserError, match="size"):
         generate_company(tmp_path, size="huge")  # type: ignore[arg-type]

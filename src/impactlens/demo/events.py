@@ -4,11 +4,15 @@ Each session draws counts of each action from Poisson (or Bernoulli) rates; the
 rates carry the planted effects (catalog.py) for the users and times they apply
 to. Per-session rates at a glance (before account and user multipliers):
 
-- searches 1.6 (x role), P(click | search) = user's click_p, x1.10 with search_v2;
-- dashboards 1.0 x account habit, x1.25 in team-dashboards' treatment arm;
-- reports 0.35 x role, x1.08 after report-templates, x1.06 after the speedup;
+- searches 1.6 x role, P(click | search) = user's click_p, x1.10 with search_v2;
+- dashboards 0.8 x account habit x role, x1.30 in team-dashboards' treatment arm;
+- reports 0.35 x role, x1.08 after report-templates, x1.06 after the speedup
+  (signups: none in week one unless activated, then at least one);
 - exports = user's export rate; each fails with P = p_fail x account factor;
-- Error Shown = one per failed export + Poisson(kappa x export rate x factor).
+- Error Shown = one per failed export + Poisson(kappa x export rate x factor);
+- invites 0.04 x role (admins 4x).
+
+Users in the holdout get none of the release effects once the holdout starts.
 """
 
 from __future__ import annotations

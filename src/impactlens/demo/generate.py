@@ -28,6 +28,7 @@ from impactlens.demo.tally import Tally
 from impactlens.demo.tickets import make_tickets
 from impactlens.demo.world import World, assign, day_noise
 from impactlens.demo.writer import PartWriter, write_csv, write_json, write_ndjson_gz, write_yaml
+from impactlens.errors import UserError
 
 Progress = Callable[[str, float], None]
 
@@ -62,12 +63,12 @@ def generate_company(
 
     >>> m = generate_company(Path("/tmp/demo"), size="tiny")  # doctest: +SKIP
     >>> m.counts["accounts"]  # doctest: +SKIP
-    24
+    30
     """
     started = time.perf_counter()
     report = progress or (lambda stage, fraction: None)
     if size not in SIZES:
-        raise ValueError(f"size must be one of {sorted(SIZES)}, not {size!r}")
+        raise UserError(f"demo size must be one of {', '.join(SIZES)}, not {size!r}")
     profile, period = SIZES[size], Period.ending(end or DEFAULT_END)
     out_dir = Path(out_dir)
     events_dir = out_dir / "events"

@@ -13,15 +13,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from impactlens.demo.catalog import PlantedRelease
 from impactlens.demo.profile import DAY_MS, HOUR_MS, Period, rng_for
 
 SERVICES = ("web", "api", "worker")
 TEAM_SERVICE = {"discovery": "web", "reporting": "worker", "growth": "web", "platform": "api"}
-PLANTED = {
+PLANTED: dict[str, Any] = {
     "deploys_per_workday": {"web": 1.5, "api": 1.0, "worker": 0.5},
     "deploys_per_weekend_day": 0.05,
     "p_failed": 0.06,
@@ -141,12 +143,12 @@ def make_delivery(period: Period, releases: Sequence[PlantedRelease], seed: int)
 
 
 def dora_figures(
-    service: Sequence[str],
-    deployed_ms: Sequence[int],
-    committed_ms: Sequence[int],
-    status: Sequence[str],
-    started_ms: Sequence[int],
-    resolved_ms: Sequence[int],
+    service: ArrayLike,
+    deployed_ms: ArrayLike,
+    committed_ms: ArrayLike,
+    status: ArrayLike,
+    started_ms: ArrayLike,
+    resolved_ms: ArrayLike,
     n_workdays: int,
 ) -> dict[str, object]:
     """The DORA figures of a set of deployment and incident rows."""

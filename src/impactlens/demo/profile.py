@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Literal
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 Size = Literal["tiny", "small", "large"]
 
@@ -99,7 +100,7 @@ def to_ms(value: date | datetime) -> int:
     return int(value.timestamp() * 1000)
 
 
-def iso_ms(values: np.ndarray, unit: str = "s") -> np.ndarray:
+def iso_ms(values: ArrayLike, unit: Literal["s", "ms"] = "s") -> np.ndarray:
     """ISO-8601 UTC strings with a ``Z`` for epoch milliseconds (vectorised).
 
     ``unit="ms"`` keeps the milliseconds (event messages); CSV files show seconds.

@@ -39,7 +39,7 @@ def numbers(values: np.ndarray) -> pa.Array:
     return pa.array(values).cast(pa.string())
 
 
-def choices(vocabulary: Sequence[object], index: np.ndarray) -> pa.Array:
+def choices(vocabulary: Sequence[object] | np.ndarray, index: np.ndarray) -> pa.Array:
     """JSON-encoded vocabulary entries picked by index."""
     encoded = pa.array([orjson.dumps(v).decode() for v in vocabulary])
     return encoded.take(pa.array(index))

@@ -11,6 +11,7 @@ rest come from the email survey tool as surveys.csv rows (never both).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -27,13 +28,13 @@ SURVEYS = ("nps", "csat", "ces")
 ANSWER_RATE = {"nps": 0.3, "csat": 0.12, "ces": 0.1}
 IN_APP_SHARE = 0.4
 # score = base + sat x (account NPS mean - 7.4) + usage x z_usage - errors x (error level - 1) + N(0, noise)
-SCORE_MODEL = {
+SCORE_MODEL: dict[str, dict[str, Any]] = {
     "nps": {"base": 7.4, "sat": 1.0, "usage": 0.6, "errors": 3.5, "noise": 1.3, "range": (0, 10)},
     "csat": {"base": 3.8, "sat": 0.25, "usage": 0.3, "errors": 0.6, "noise": 0.7, "range": (1, 5)},
     "ces": {"base": 5.0, "sat": 0.3, "usage": 0.3, "errors": 0.8, "noise": 1.0, "range": (1, 7)},
 }
 COMMENT_SHARE = 0.45
-_TEMPLATES = {
+_TEMPLATES: dict[str, dict[str, tuple[str, ...]]] = {
     "praise": {
         "search": ("Love the new search", "Search finds what I need fast"),
         "reports": ("Reports save me hours every week", "Building reports is easy"),

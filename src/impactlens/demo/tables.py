@@ -19,7 +19,7 @@ from impactlens.demo.profile import iso_ms, iso_one
 from impactlens.demo.surveys import SURVEYS, SurveyAnswers
 from impactlens.demo.tickets import PRIORITIES, TicketRows
 from impactlens.demo.world import World
-from impactlens.demo.writer import Timestamp
+from impactlens.demo.writer import Columns, Timestamp
 
 REGION = {
     -8: "na-west",
@@ -39,7 +39,7 @@ def _iso_or_empty(values: np.ndarray) -> np.ndarray:
     return text
 
 
-def accounts_columns(world: World) -> dict[str, Sequence[object]]:
+def accounts_columns(world: World) -> Columns:
     acc, life = world.accounts, world.life
     return {
         "account_id": acc.ids,
@@ -54,7 +54,7 @@ def accounts_columns(world: World) -> dict[str, Sequence[object]]:
     }
 
 
-def users_columns(world: World) -> dict[str, Sequence[object]]:
+def users_columns(world: World) -> Columns:
     users = world.users
     return {
         "user_id": users.ids,
@@ -64,7 +64,7 @@ def users_columns(world: World) -> dict[str, Sequence[object]]:
     }
 
 
-def revenue_columns(world: World) -> dict[str, Sequence[object]]:
+def revenue_columns(world: World) -> Columns:
     life, acc = world.life, world.accounts
     a, m = np.nonzero(life.status != "")
     return {
@@ -76,7 +76,7 @@ def revenue_columns(world: World) -> dict[str, Sequence[object]]:
     }
 
 
-def surveys_columns(world: World, answers: SurveyAnswers) -> dict[str, Sequence[object]]:
+def surveys_columns(world: World, answers: SurveyAnswers) -> Columns:
     sel = ~answers.in_app
     order = np.argsort(answers.ts[sel], kind="stable")
     user = answers.user[sel][order]
@@ -91,7 +91,7 @@ def surveys_columns(world: World, answers: SurveyAnswers) -> dict[str, Sequence[
     }
 
 
-def tickets_columns(world: World, t: TicketRows) -> dict[str, Sequence[object]]:
+def tickets_columns(world: World, t: TicketRows) -> Columns:
     return {
         "ticket_id": [f"tkt-{i:06d}" for i in range(1, t.n + 1)],
         "created_at": iso_ms(t.created_ms),
@@ -106,7 +106,7 @@ def tickets_columns(world: World, t: TicketRows) -> dict[str, Sequence[object]]:
     }
 
 
-def deployments_columns(d: Delivery) -> dict[str, Sequence[object]]:
+def deployments_columns(d: Delivery) -> Columns:
     return {
         "deploy_id": d.deploy_ids,
         "service": d.service,
@@ -118,7 +118,7 @@ def deployments_columns(d: Delivery) -> dict[str, Sequence[object]]:
     }
 
 
-def incidents_columns(d: Delivery) -> dict[str, Sequence[object]]:
+def incidents_columns(d: Delivery) -> Columns:
     return {
         "incident_id": d.incident_ids,
         "started_at": iso_ms(d.started_ms),
@@ -143,13 +143,14 @@ def releases_yaml(world: World, releases: Sequence[PlantedRelease]) -> list[dict
         }
         if r.hypothesis is not None:
             h = r.hypothesis
-            item["hypothesis"] = {
+            hypothesis: dict[str, object] = {
                 "metric": h.metric,
                 "expected": h.expected,
                 "min_effect": h.min_effect,
             }
             if h.guardrails:
-                item["hypothesis"]["guardrails"] = list(h.guardrails)
+                hypothesis["guardrails"] = list(h.guardrails)
+            item["hypothesis"] = hypothesis
         if r.audience_flag:
             item["audience"] = {"flag": r.audience_flag}
         out.append(item)

@@ -11,10 +11,14 @@ import gzip
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
+
+# A CSV file as named columns: numpy arrays or plain sequences of cell values.
+Columns = dict[str, Sequence[object] | np.ndarray]
 
 
 class PartWriter:
@@ -53,7 +57,7 @@ class PartWriter:
         return self.paths
 
 
-def write_csv(path: Path, columns: dict[str, Sequence[object]]) -> int:
+def write_csv(path: Path, columns: Columns) -> int:
     """A CSV with a header; ``None`` and "" become empty cells. Returns the row count."""
     names = list(columns)
     rows = zip(*(columns[n] for n in names), strict=True)

@@ -1,0 +1,1 @@
+"""Reports: render analysis results (review, readouts) as HTML, Markdown and JSON; never query."""

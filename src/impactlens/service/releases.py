@@ -1,0 +1,340 @@
+"""Did what we shipped help? One release's estimate and verdict, and all of a period's.
+
+Method choice, per hypothesis metric:
+
+- a release with an audience (a flag or a list of accounts) is estimated by
+  difference-in-differences of exposed vs unexposed actors, per actor, before
+  vs after, clustered by account;
+- a release shipped to everyone is estimated by a structural time-series
+  counterfactual of the daily metric, with the holdout group's series as a
+  control when a holdout exists, and an interval calibrated on placebo ship
+  dates inside the pre-period (``stats.counterfactual``).
+
+Guardrails are estimated the same way. The verdict (``stats.impact_verdict``)
+is met / not met / harmful / inconclusive / too early / no hypothesis; releases
+shipped days apart on the same metric are flagged as confounded.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from impactlens.config import Workspace
+from impactlens.domain import Release
+from impactlens.metrics import MetricCatalog, load_metrics
+from impactlens.metrics.spec import referenced_events
+from impactlens.service import release_data as data
+from impactlens.service.catalog import get_release, list_releases
+from impactlens.service.ledger import MetricSuggestion, confounded_groups, suggest_metrics
+from impactlens.stats.counterfactual import estimate_counterfactual
+from impactlens.stats.did import estimate_did
+from impactlens.stats.impact_estimate import EffectEstimate
+from impactlens.stats.impact_verdict import GuardrailEstimate, decide_verdict, plain_statement
+from impactlens.warehouse import Warehouse
+
+PRE_DAYS = 56
+MAX_POST_DAYS = 28
+
+
+@dataclass(frozen=True)
+class ChartSeries:
+    """What the release chart draws: the metric per day, the counterfactual band, the ship day."""
+
+    days: tuple[str, ...]
+    observed: tuple[float | None, ...]
+    predicted: tuple[float | None, ...] = ()
+    lower: tuple[float | None, ...] = ()
+    upper: tuple[float | None, ...] = ()
+    ship_index: int = 0
+
+
+@dataclass(frozen=True)
+class MetricImpact:
+    """One metric's estimated change after a release."""
+
+    metric: str
+    label: str
+    role: str  # primary | guardrail
+    method: str
+    relative: float
+    lower: float
+    upper: float
+    error: str | None
+    validity_problem: str | None
+    details: dict[str, Any]
+    chart: ChartSeries | None = None
+    audience_accounts: tuple[str, ...] | None = None  # None: everyone outside the holdout
+
+    def effect_estimate(self, alpha: float = 0.05) -> EffectEstimate:
+        return EffectEstimate(
+            relative=self.relative, lower=self.lower, upper=self.upper, method=self.method,
+            alpha=alpha, se_shrinks_with_days=self.method.startswith("difference"),
+            error=self.error, validity_problem=self.validity_problem,
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ReleaseImpact:
+    """A release, what it was meant to do, what moved, and the honest verdict."""
+
+    release: Release
+    verdict: str
+    reason: str
+    statement: str
+    post_days: int
+    primary: MetricImpact | None = None
+    guardrails: tuple[MetricImpact, ...] = ()
+    confounded_with: tuple[str, ...] = ()
+    suggestions: tuple[MetricSuggestion, ...] = ()
+    mde: float | None = None
+    days_needed: float | None = None
+    reach_users: int = 0
+    reach_accounts: int = 0
+    reach_arr: float = 0.0
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def measured(self) -> bool:
+        """Has a verdict that says something about the metric (not too early, not missing)."""
+        return self.verdict in ("met", "not_met", "harmful", "inconclusive")
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["release"]["shipped_at"] = self.release.shipped_at.isoformat()
+        return _finite(out)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _in_sentence(label: str) -> str:
+    """'Search click-through' -> 'search click-through'; 'NPS' and 'MRR' stay as they are."""
+    first = label.split(" ", 1)[0]
+    return label if first.isupper() else label[:1].lower() + label[1:]
+
+
+def _finite_or_none(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
+def _metric_impact(
+    warehouse: Warehouse,
+    catalog: MetricCatalog,
+    release: Release,
+    metric_name: str,
+    role: str,
+    windows: data.Windows,
+    timezone: str,
+    holdout: list[str],
+) -> MetricImpact:
+    metric = catalog.get(metric_name)
+    audience = release.audience
+    if not audience.is_everyone and (audience.flag or audience.accounts):
+        if audience.flag:
+            exposed = data.flag_actors(warehouse, audience.flag, windows.ship, windows.post_end)
+        else:
+            exposed = data.account_actors(
+                warehouse, audience.accounts, windows.pre_start, windows.post_end
+            )
+        pair = data.actor_panels(
+            warehouse, catalog, metric_name, windows, exposed=exposed, timezone=timezone,
+            exclude_accounts=tuple(holdout),
+        )  # fmt: skip
+        result = estimate_did(
+            pair.exposed,
+            pair.unexposed,
+            pre_trend=(pair.exposed_pre_trend, pair.unexposed_pre_trend),
+        )
+        return MetricImpact(
+            metric=metric_name, label=metric.label, role=role,
+            method="difference-in-differences (" + result.method + ")",
+            relative=result.relative, lower=result.relative_lower, upper=result.relative_upper,
+            error=result.error, validity_problem=result.validity_problem,
+            details={
+                "n_exposed": result.n_exposed, "n_unexposed": result.n_unexposed,
+                "n_clusters": result.n_clusters, "exposed_pre": result.exposed_pre,
+                "exposed_post": result.exposed_post, "unexposed_pre": result.unexposed_pre,
+                "unexposed_post": result.unexposed_post, "p_value": result.p_value,
+                "pre_trend": result.pre_trend.status, "exposed_accounts": len(pair.exposed_accounts),
+            },
+            audience_accounts=pair.exposed_accounts,
+        )  # fmt: skip
+
+    holdout_filter = (
+        [{"field": "account.account_id", "op": "not_in", "value": holdout}] if holdout else []
+    )
+    control_filter = (
+        [{"field": "account.account_id", "op": "in", "value": holdout}] if holdout else None
+    )
+    daily = data.daily_values(
+        warehouse, catalog, metric_name, windows, timezone=timezone,
+        treated_filters=holdout_filter, control_filters=control_filter,
+    )  # fmt: skip
+    controls = None if daily.control is None else daily.control.reshape(-1, 1)
+    # A local level (CausalImpact's own default), calibrated on placebo ship dates: a local
+    # linear trend extrapolates its slope over the whole post-period and buries real effects.
+    result = estimate_counterfactual(
+        daily.values, daily.post_start, controls=controls, trend="local_level"
+    )
+    pad = (None,) * daily.post_start
+    chart = ChartSeries(
+        days=tuple(d.isoformat() for d in daily.days),
+        observed=tuple(None if not math.isfinite(v) else float(v) for v in daily.values),
+        predicted=pad + tuple(result.predicted),
+        lower=pad + tuple(result.predicted_lower),
+        upper=pad + tuple(result.predicted_upper),
+        ship_index=daily.post_start,
+    )
+    return MetricImpact(
+        metric=metric_name, label=metric.label, role=role, method=result.method,
+        relative=result.relative, lower=result.relative_lower, upper=result.relative_upper,
+        error=result.error, validity_problem=result.validity_problem,
+        details={
+            "average_effect": result.average_effect, "average_observed": result.average_observed,
+            "average_predicted": result.average_predicted,
+            "probability_of_effect": result.probability_of_effect, "p_value": result.p_value,
+            "placebo_inflation": result.calibration.inflation, "pre_period_mape": result.calibration.mape,
+            "n_controls": result.n_controls,
+        },
+        chart=chart,
+    )  # fmt: skip
+
+
+def review_release(
+    warehouse: Warehouse,
+    workspace: Workspace,
+    release_id: str,
+    *,
+    as_of: datetime | None = None,
+    catalog: MetricCatalog | None = None,
+    all_releases: list[Release] | None = None,
+) -> ReleaseImpact:
+    """Estimate one release's effect on its hypothesis metric and guardrails, with a verdict."""
+    catalog = catalog or load_metrics(workspace.metrics_path, warehouse)
+    release = get_release(warehouse, release_id)
+    releases = all_releases if all_releases is not None else list_releases(warehouse)
+    confounded = confounded_groups(releases).get(release.release_id, ())
+    end = as_of or data.data_end(warehouse) or release.shipped_at
+    windows = data.windows_for(
+        release.shipped_at, end=end, pre_days=PRE_DAYS, max_post_days=MAX_POST_DAYS
+    )
+    hypothesis = release.hypothesis
+
+    if hypothesis is None:
+        metric_events = {m.name: referenced_events(m) for m in catalog.metrics}
+        suggestions = tuple(suggest_metrics(release, metric_events))
+        hint = ", ".join(s.metric for s in suggestions) or "a metric in metrics.yaml"
+        return ReleaseImpact(
+            release=release, verdict="no_hypothesis",
+            reason=f"no hypothesis: how would we know if this didn't help? Candidates: {hint}",
+            statement=f"{release.release_id} shipped without a hypothesis; nothing was measured.",
+            post_days=windows.post_days, suggestions=suggestions, confounded_with=confounded,
+        )  # fmt: skip
+
+    holdout = data.holdout_accounts(warehouse)
+    tz = workspace.config.timezone
+    primary = guardrails = None
+    notes: list[str] = []
+    if windows.post_days >= 1:
+        primary = _metric_impact(
+            warehouse, catalog, release, hypothesis.metric, "primary", windows, tz, holdout
+        )
+        guardrails = tuple(
+            _metric_impact(warehouse, catalog, release, g, "guardrail", windows, tz, holdout)
+            for g in hypothesis.guardrails
+            if g in catalog
+        )
+        missing = [g for g in hypothesis.guardrails if g not in catalog]
+        if missing:
+            notes.append(f"guardrails not in metrics.yaml: {', '.join(missing)}")
+    verdict = decide_verdict(
+        primary.effect_estimate() if primary else None,
+        expected=hypothesis.expected,
+        min_effect=hypothesis.min_effect or 0.0,
+        days_observed=windows.post_days,
+        guardrails=[
+            GuardrailEstimate(
+                g.metric,
+                g.effect_estimate(),
+                "decrease" if catalog.get(g.metric).higher_is_better else "increase",
+            )
+            for g in (guardrails or ())
+        ],
+    )
+    metric = catalog.get(hypothesis.metric)
+    statement = (
+        plain_statement(_in_sentence(metric.label), primary.relative, primary.lower, primary.upper)
+        if primary is not None and primary.error is None
+        else f"{metric.label}: no estimate"
+    )
+    reason = verdict.reason
+    if confounded:
+        reason += f" Confounded with {', '.join(confounded)}: shipped days apart on the same metric, so the estimate covers them together."
+    audience_accounts = primary.audience_accounts if primary is not None else None
+    if audience_accounts is None and not release.audience.is_everyone and release.audience.accounts:
+        audience_accounts = release.audience.accounts
+    users, accounts, arr = data.reach(warehouse, windows, audience_accounts, exclude=tuple(holdout))
+    statement = f"{release.release_id} {statement}" + (
+        f" for {users:,} users in {accounts:,} accounts worth ${arr:,.0f} ARR" if users else ""
+    )
+    return ReleaseImpact(
+        release=release, verdict=verdict.verdict, reason=reason, statement=statement,
+        post_days=windows.post_days, primary=primary, guardrails=guardrails or (),
+        confounded_with=confounded, mde=_finite_or_none(verdict.minimum_detectable_effect), days_needed=verdict.days_needed,
+        reach_users=users, reach_accounts=accounts, reach_arr=arr, notes=tuple(notes),
+    )  # fmt: skip
+
+
+def review_releases(
+    warehouse: Warehouse,
+    workspace: Workspace,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    team: str | None = None,
+    as_of: datetime | None = None,
+    progress: Any = None,
+) -> list[ReleaseImpact]:
+    """Every release shipped in [start, end) (optionally one team's), each with its verdict."""
+    catalog = load_metrics(workspace.metrics_path, warehouse)
+    everything = list_releases(warehouse)
+    chosen = list_releases(warehouse, start=start, end=end, team=team)
+    out = []
+    for i, release in enumerate(chosen):
+        if progress is not None:
+            progress(f"estimating: {release.release_id}", i, len(chosen))
+        out.append(
+            review_release(
+                warehouse,
+                workspace,
+                release.release_id,
+                as_of=as_of,
+                catalog=catalog,
+                all_releases=everything,
+            )  # fmt: skip
+        )
+    if progress is not None:
+        progress("estimating: done", len(chosen), len(chosen))
+    return out
+
+
+def measured_releases(warehouse: Warehouse, workspace: Workspace | None = None) -> list[Any]:
+    """Every release's verdict in the portfolio's shape (for backlog, delivery and portfolio views).
+
+    ``workspace`` defaults to the current one (``-w`` or the nearest impactlens.yaml).
+    """
+    from impactlens.config import load_workspace
+    from impactlens.service.review import measured_from
+
+    ws = workspace or load_workspace()
+    return measured_from(review_releases(warehouse, ws))

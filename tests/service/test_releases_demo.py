@@ -1,0 +1,105 @@
+"""Release impact on the demo company: every planted truth is recovered, no null is a win.
+
+The demo's generator records what it planted in truth.json (docs/demo-company.md);
+these tests read it, so a change of the demo's effects changes the expectations.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from impactlens.reports.review import render_html, render_markdown
+from impactlens.service.releases import review_releases
+from impactlens.service.review import build_review
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def truth(demo_small) -> dict:
+    return json.loads((demo_small.root / "data" / "truth.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def impacts(demo_small):
+    wh = demo_small.connect(read_only=True)
+    try:
+        return {r.release.release_id: r for r in review_releases(wh, demo_small)}
+    finally:
+        wh.close()
+
+
+def _planted(truth: dict, label: str) -> list[dict]:
+    return [r for r in truth["releases"] if r["label"] == label]
+
+
+def test_planted_wins_are_met_and_their_intervals_cover_the_truth(truth, impacts) -> None:
+    wins = _planted(truth, "win")
+    assert wins, "the demo plants winning releases"
+    for planted in wins:
+        got = impacts[planted["id"]]
+        effect = next(
+            e for e in planted["true_effects"] if e["metric"] == planted["hypothesis"]["metric"]
+        )
+        assert got.verdict == "met", (planted["id"], got.verdict, got.reason)
+        assert got.primary.lower <= effect["relative"] <= got.primary.upper, (
+            planted["id"], effect["relative"], got.primary.lower, got.primary.upper,
+        )  # fmt: skip
+
+
+def test_null_releases_are_never_called_a_win(truth, impacts) -> None:
+    for planted in _planted(truth, "null"):
+        got = impacts[planted["id"]]
+        assert got.verdict not in ("met", "harmful"), (planted["id"], got.verdict, got.reason)
+
+
+def test_the_release_that_harms_a_guardrail_is_harmful(truth, impacts) -> None:
+    for planted in _planted(truth, "harm"):
+        got = impacts[planted["id"]]
+        assert got.verdict == "harmful", (planted["id"], got.verdict, got.reason)
+        harmed = [e for e in planted["true_effects"] if e["relative"]]
+        for effect in harmed:
+            guard = next(g for g in got.guardrails if g.metric == effect["metric"])
+            assert guard.lower <= effect["relative"] <= guard.upper
+
+
+def test_releases_days_apart_on_one_metric_are_flagged_confounded(truth, impacts) -> None:
+    for group in truth["confounded"]:
+        for rid in group["releases"]:
+            others = set(group["releases"]) - {rid}
+            assert others <= set(impacts[rid].confounded_with)
+            assert "Confounded" in impacts[rid].reason
+
+
+def test_releases_without_hypothesis_get_candidate_metrics(truth, impacts) -> None:
+    for planted in _planted(truth, "no-hypothesis"):
+        got = impacts[planted["id"]]
+        assert got.verdict == "no_hypothesis"
+        assert "how would we know" in got.reason
+
+
+def test_review_coverage_and_reports(demo_small, impacts) -> None:
+    wh = demo_small.connect(read_only=True)
+    try:
+        review = build_review(wh, demo_small, last_days=180)
+    finally:
+        wh.close()
+    assert review.shipped == len(impacts)
+    measured = sum(r.measured for r in impacts.values())
+    assert review.measured == measured
+    assert math.isclose(review.coverage, measured / len(impacts))
+    assert sum(t.shipped for t in review.coverage_by_team) == review.shipped
+    html = render_html(review)
+    assert (
+        "<script src" not in html
+        and "https://" not in html.split("<footer>")[0].split("</style>")[0]
+    )
+    assert html.count("<svg") >= review.measured
+    md = render_markdown(review)
+    assert "Impact coverage" in md and "search-v2" in md
+    payload = review.to_dict()
+    assert payload["coverage"] == review.coverage
+    json.dumps(payload)  # JSON-serialisable all the way down

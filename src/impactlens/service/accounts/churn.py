@@ -40,6 +40,7 @@ from impactlens.service.accounts.churn_features import (
     score_column,
 )
 from impactlens.service.accounts.config import ChurnConfig, HealthConfig
+from impactlens.service.accounts.health import score_health
 from impactlens.service.accounts.panel import AccountPanel, build_panel
 from impactlens.warehouse import Warehouse
 
@@ -110,8 +111,13 @@ def fit_churn_model(
     health: HealthConfig | None = None,
     *,
     panel: AccountPanel | None = None,
+    health_scores: np.ndarray | None = None,
 ) -> ChurnModelResult:
-    """Train, back-test and score the churn model (or explain why there is none)."""
+    """Train, back-test and score the churn model (or explain why there is none).
+
+    Every back-test fold also reports the health score's own AUC on the same accounts
+    (``health_scores``: a ``HealthReport.scores`` of the same panel, computed if absent).
+    """
     config, health = config or ChurnConfig(), health or HealthConfig()
     panel = panel if panel is not None else build_panel(warehouse, health)
     method = "logistic regression" if config.model == "logistic" else "gradient boosting"
@@ -153,7 +159,9 @@ def fit_churn_model(
     # load 11 on 2 cores), so the whole fit runs on one thread.
     with warnings.catch_warnings(record=True) as seen, threadpool_limits(1):
         warnings.simplefilter("always", ConvergenceWarning)
-        bt = backtest(panel, snaps, config)
+        if health_scores is None:
+            health_scores = score_health(panel, health).scores
+        bt = backtest(panel, snaps, config, health_scores)
         model = Model(config).fit(x, y)
         col = score_column(panel)
         alive = np.flatnonzero(panel.alive[:, col] & np.isnat(panel.churn_day))
@@ -175,6 +183,7 @@ def fit_churn_model(
     msg = (
         f"{method} on {len(y)} account-months, {churned} churned accounts; "
         f"back-test AUC {auc} over {sum(f.skipped is None for f in bt.folds)} fold(s)"
+        + ("" if bt.health_auc_mean is None else f" (health score alone: {bt.health_auc_mean:.2f})")
     )
     return ChurnModelResult(
         "trained",

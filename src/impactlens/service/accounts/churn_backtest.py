@@ -37,6 +37,7 @@ class FoldResult:
     k: int
     null_auc: float | None
     skipped: str | None = None
+    health_auc: float | None = None  # AUC of (100 - health score) on the same test accounts
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ class Backtest:
     null_auc_mean: float | None
     base_rate: float | None
     calibration: tuple[CalibrationBin, ...]
+    health_auc_mean: float | None = None  # the health score ranked the same folds this well
 
 
 class Model:
@@ -139,8 +141,17 @@ def data_end(panel: AccountPanel) -> date:
     return panel.as_of.date() + timedelta(days=1)  # labels are observed through the last day
 
 
-def backtest(panel: AccountPanel, snaps: list[Snapshot], config: ChurnConfig) -> Backtest:
-    """Roll the cut-off T over the snapshots; see the module doc."""
+def backtest(
+    panel: AccountPanel,
+    snaps: list[Snapshot],
+    config: ChurnConfig,
+    health_scores: np.ndarray | None = None,
+) -> Backtest:
+    """Roll the cut-off T over the snapshots; see the module doc.
+
+    With ``health_scores`` (accounts x weeks), each fold also reports how well the
+    health score of the snapshot week ranks the same accounts (AUC of 100 - score).
+    """
     end, h = data_end(panel), config.horizon_days
     rng = np.random.default_rng(config.seed)
     folds, pooled_y, pooled_p = [], [], []
@@ -179,6 +190,11 @@ def backtest(panel: AccountPanel, snaps: list[Snapshot], config: ChurnConfig) ->
         if config.null_check:
             null = _auc(yt, Model(config).fit(x, rng.permutation(y)).predict(test.features))
         top = np.argsort(-p, kind="stable")[:k]
+        health_auc = None
+        if health_scores is not None:
+            scores = health_scores[test.accounts, test.column]
+            ok = ~np.isnan(scores)
+            health_auc = _auc(yt[ok], 100.0 - scores[ok])
         folds.append(
             FoldResult(
                 test.day,
@@ -191,6 +207,8 @@ def backtest(panel: AccountPanel, snaps: list[Snapshot], config: ChurnConfig) ->
                 float(yt[top].mean()),
                 k,
                 null,
+                None,
+                health_auc,
             )
         )
         pooled_y.append(yt)
@@ -200,6 +218,7 @@ def backtest(panel: AccountPanel, snaps: list[Snapshot], config: ChurnConfig) ->
         return Backtest(tuple(folds), None, None, None, None, None, ())
     y_all, p_all = np.concatenate(pooled_y), np.concatenate(pooled_p)
     nulls = [f.null_auc for f in ran if f.null_auc is not None]
+    healths = [f.health_auc for f in ran if f.health_auc is not None]
     return Backtest(
         folds=tuple(folds),
         auc_mean=float(np.mean([f.auc for f in ran])),
@@ -208,6 +227,7 @@ def backtest(panel: AccountPanel, snaps: list[Snapshot], config: ChurnConfig) ->
         null_auc_mean=float(np.mean(nulls)) if nulls else None,
         base_rate=float(y_all.mean()),
         calibration=calibration_table(y_all, p_all, config.calibration_bins),
+        health_auc_mean=float(np.mean(healths)) if healths else None,
     )
 
 

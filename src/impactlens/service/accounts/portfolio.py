@@ -124,7 +124,9 @@ def build_account_book(
     health_config, churn_config = health_config or HealthConfig(), churn_config or ChurnConfig()
     panel = build_panel(warehouse, health_config)
     health = score_health(panel, health_config)
-    churn = fit_churn_model(warehouse, churn_config, health_config, panel=panel)
+    churn = fit_churn_model(
+        warehouse, churn_config, health_config, panel=panel, health_scores=health.scores
+    )
     risks = {r.account_id: r for r in churn.risks}
     end = np.datetime64(panel.as_of.date(), "D") if panel.as_of else None
     rows = {}

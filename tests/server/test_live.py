@@ -73,8 +73,9 @@ def test_the_segment_python_sdk_sends_to_the_server_unchanged(workspace) -> None
 
 
 def start_server(root: Path, port: int, log: Path) -> subprocess.Popen:
-    cmd = [sys.executable, "-c", "from impactlens.cli import main; main()", "serve",
-           "--workspace", str(root), "--port", str(port), "--log-level", "warning"]  # fmt: skip
+    # The server module directly: the same app as `impactlens serve`, a faster start.
+    cmd = [sys.executable, "-m", "impactlens.server", "--workspace", str(root),
+           "--port", str(port), "--log-level", "warning"]  # fmt: skip
     with log.open("ab") as out:  # the child keeps its own copy of the descriptor
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
@@ -112,13 +113,16 @@ def test_kill_9_mid_load_loses_and_duplicates_no_acknowledged_event(workspace, t
     threads = [threading.Thread(target=sender, args=(f"c{k}",)) for k in range(4)]
     for t in threads:
         t.start()
-    wait_until(lambda: len(acked) >= 40, 60, "some acknowledged batches")
+    started = time.monotonic()
+    wait_until(lambda: len(acked) >= 20, 60, "some acknowledged batches")
+    print(f"load ran {time.monotonic() - started:.1f} s before the kill")
     server.send_signal(signal.SIGKILL)
     server.wait()
     stop.set()
     for t in threads:
         t.join()
 
+    restarted = time.monotonic()
     server = start_server(workspace.root, port, log)  # replays the spool from the checkpoint
 
     def drained() -> bool:
@@ -126,6 +130,7 @@ def test_kill_9_mid_load_loses_and_duplicates_no_acknowledged_event(workspace, t
         return status["ingest"]["pending_bytes"] == 0
 
     wait_until(drained, 120, "the loader to drain the spool")
+    print(f"restart and replay took {time.monotonic() - restarted:.1f} s")
     server.send_signal(signal.SIGINT)
     assert server.wait(timeout=60) == 0
 

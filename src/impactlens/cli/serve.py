@@ -51,9 +51,8 @@ def serve(
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
 ) -> None:
     """Serve the Segment-compatible ingest API, the read API and the dashboard."""
-    import uvicorn
-
-    from impactlens.server import create_app, settings_for_workspace, settings_from_file
+    from impactlens.server import settings_for_workspace, settings_from_file
+    from impactlens.server.app import run_server
     from impactlens.server.keys import load_keys
 
     if open_access and not _is_loopback(host):
@@ -74,14 +73,7 @@ def serve(
             console.print(
                 f"    no {kind} key yet: impactlens keys create --kind {kind} --workspace {ws.root}"
             )
-    uvicorn.run(
-        create_app(settings),
-        host=host,
-        port=port,
-        log_level=log_level,
-        access_log=access_log,
-        timeout_graceful_shutdown=30,
-    )
+    run_server(settings, host=host, port=port, log_level=log_level, access_log=access_log)
 
 
 @keys_app.command("create")

@@ -66,10 +66,13 @@ def _wants_html(request: Request) -> bool:
     return not (path.startswith("/api/") or path.startswith("/v1/") or path == "/openapi.json")
 
 
+_CODES = {400: "bad_request", 404: "not_found", 413: "payload_too_large"}
+
+
 def _error_body(exc: UserError) -> dict[str, Any]:
     body: dict[str, Any] = {
         "success": False,
-        "code": type(exc).__name__.removesuffix("Error").lower() or "error",
+        "code": getattr(exc, "code", None) or _CODES.get(exc.http_status, "bad_request"),
         "message": str(exc).splitlines()[0] if isinstance(exc, ValidationError) else str(exc),
     }
     if isinstance(exc, ValidationError):
@@ -161,3 +164,24 @@ def create_app(settings: ServerSettings) -> FastAPI:
 
     app.add_middleware(SecurityHeaders)
     return app
+
+
+def run_server(
+    settings: ServerSettings,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    log_level: str = "info",
+    access_log: bool = False,
+) -> None:
+    """Serve ``settings`` on uvicorn until interrupted (SIGINT/SIGTERM drain and stop)."""
+    import uvicorn
+
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level=log_level,
+        access_log=access_log,
+        timeout_graceful_shutdown=30,
+    )

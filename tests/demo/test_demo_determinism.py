@@ -6,9 +6,12 @@ import hashlib
 from datetime import date
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from impactlens.demo import DemoManifest, generate_company
+from impactlens.demo.writer import PartWriter
 from impactlens.errors import UserError
 
 
@@ -63,3 +66,13 @@ def test_progress_is_reported_up_to_done(tmp_path: Path) -> None:
 def test_unknown_size_is_refused(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="size"):
         generate_company(tmp_path, size="huge")  # type: ignore[arg-type]
+
+
+def test_parts_roll_over_before_exceeding_their_size(tmp_path: Path) -> None:
+    schema = pa.schema([("x", pa.int64())])
+    writer = PartWriter(tmp_path, rows_per_part=10, schema=schema)
+    for n in (4, 4, 4, 12, 1):
+        writer.add(pa.table({"x": list(range(n))}, schema=schema))
+    paths = writer.close()
+    assert [pq.read_metadata(p).num_rows for p in paths] == [8, 4, 12, 1]
+    assert writer.rows == 25

@@ -48,7 +48,7 @@ class SizeProfile:
 SIZES: dict[str, SizeProfile] = {
     "tiny": SizeProfile("tiny", 30, 0.4, 60, 8.0, 30, 2_000_000, 0, False),
     "small": SizeProfile("small", 300, 1.0, 500, 110.0, 300, 2_000_000, 0, False),
-    "large": SizeProfile("large", 16_000, 1.0, 3000, 5000.0, 200, 1_500_000, 22, True),
+    "large": SizeProfile("large", 16_000, 1.0, 3000, 5000.0, 200, 2_000_000, 22, True),
 }
 
 

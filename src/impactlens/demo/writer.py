@@ -22,7 +22,7 @@ Columns = dict[str, Sequence[object] | np.ndarray]
 
 
 class PartWriter:
-    """Events into ``<folder>/part-NNNN.parquet``, a new part every ``rows_per_part`` rows."""
+    """Events into ``<folder>/part-NNNN.parquet``, at most ``rows_per_part`` rows a part."""
 
     def __init__(self, folder: Path, rows_per_part: int, schema: pa.Schema) -> None:
         self.folder, self.rows_per_part, self.schema = folder, rows_per_part, schema
@@ -34,7 +34,9 @@ class PartWriter:
     def add(self, table: pa.Table) -> None:
         if table.num_rows == 0:
             return
-        if self._writer is None or self._in_part >= self.rows_per_part:
+        # Start a new part rather than let this one grow past rows_per_part
+        # (a single batch bigger than that still gets a part of its own).
+        if self._writer is None or self._in_part + table.num_rows > self.rows_per_part:
             self._roll()
         assert self._writer is not None
         self._writer.write_table(table, row_group_size=256 * 1024)

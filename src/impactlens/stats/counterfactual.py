@@ -29,9 +29,13 @@ from impactlens.stats.counterfactual_model import (
     Forecast,
     ModelSpec,
     fit_model,
-    forecast,
+    forecast_from_origins,
 )
-from impactlens.stats.counterfactual_placebo import PlaceboCalibration, calibrate_with_placebos
+from impactlens.stats.counterfactual_placebo import (
+    PlaceboCalibration,
+    placebo_calibration,
+    placebo_ship_indices,
+)
 from impactlens.stats.impact_estimate import EffectEstimate
 
 MIN_PRE_DAYS = 21
@@ -106,7 +110,6 @@ def estimate_counterfactual(
     alpha: float = 0.05,
     n_placebos: int = 8,
     max_inflation: float = DEFAULT_MAX_INFLATION,
-    refit_placebos: bool = False,
 ) -> CounterfactualResult:
     """Estimate a release's effect on a daily series y; days from `post_start` on are post.
 
@@ -115,7 +118,7 @@ def estimate_counterfactual(
     model, kept for comparison). A placebo inflation above `max_inflation`
     sets `validity_problem`: the verdict then refuses to decide.
     """
-    if trend not in TRENDS:
+    if trend not in TRENDS:  # a caller bug, not degenerate data
         raise ValueError(f"trend must be one of {sorted(TRENDS)}")
     y = np.asarray(y, dtype=float).ravel()
     x = None if controls is None else np.asarray(controls, dtype=float).reshape(len(y), -1)
@@ -131,21 +134,19 @@ def estimate_counterfactual(
         return CounterfactualResult(error=problem, **base)
 
     y_pre, y_post = y[:post_start], y[post_start:]
-    x_pre = x_post = None if x is None else x[:post_start]
-    if x is not None:
-        x_post = x[post_start:]
+    x_pre = None if x is None else x[:post_start]
+    placebo_horizon, starts = placebo_ship_indices(n_pre, n_post, n_placebos)
     try:
         fitted = fit_model(y_pre, x_pre, spec)
-        prediction = forecast(fitted, y_pre, x_pre, x_post, n_post)
-        calibration = _NO_CALIBRATION
-        if n_placebos > 0:
-            calibration = calibrate_with_placebos(
-                y_pre, x_pre, n_post, fitted, n_placebos, alpha, refit=refit_placebos
-            )
+        # The real forecast (origin = ship day) and every placebo forecast
+        # come from the same filter passes; the placebo horizon differs.
+        (prediction,) = forecast_from_origins(fitted, y_pre, x, (n_pre,), n_post)
+        placebo_forecasts = forecast_from_origins(fitted, y_pre, x, starts, placebo_horizon)
     except (np.linalg.LinAlgError, ValueError):
         # A singular fit on degenerate data (e.g. a control identical to y) is
         # a property of the data, not a bug in the caller.
         return CounterfactualResult(error="model_fit_failed", **base)
+    calibration = placebo_calibration(y_pre, starts, placebo_horizon, placebo_forecasts, alpha)
     return _summarise(y_post, prediction, calibration, fitted.fit_problem, max_inflation, base)
 
 

@@ -21,6 +21,7 @@ Two things make the forecast honest where a plain fit is not:
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,9 +30,9 @@ from statsmodels.tsa.statespace.structural import UnobservedComponents
 TRENDS = {"local_linear": "local linear trend", "local_level": "local level"}
 SLOPE_GRID_POINTS = 7
 # Largest slope sd on the grid, relative to the sd of the one-step noise
-# (irregular + level): the slope may change by at most a tenth of the daily
+# (irregular + level): the slope may change by at most a twentieth of the daily
 # noise per day. Chosen by simulation, see docs/release-impact-statistics.md.
-SLOPE_SD_MAX_RATIO = 0.1
+SLOPE_SD_MAX_RATIO = 0.05
 # Grid points with a smaller posterior weight are dropped from the forecast.
 MIN_WEIGHT = 1e-3
 
@@ -112,41 +113,54 @@ def fit_model(y: np.ndarray, controls: np.ndarray | None, spec: ModelSpec) -> Fi
     )
 
 
-def forecast(
+def forecast_from_origins(
     fitted: FittedModel,
     y: np.ndarray,
     controls: np.ndarray | None,
-    future_controls: np.ndarray | None,
+    origins: Sequence[int],
     horizon: int,
-) -> Forecast:
-    """Filter `y` with the fitted parameters and forecast the next `horizon` days.
+) -> list[Forecast]:
+    """Forecast `horizon` days from each origin t (the first forecast day), given y[:t].
 
-    The mixture over parameter sets is summarised by its first two moments:
+    One Kalman filter pass over `y` per parameter set serves every origin:
+    the filter's predicted state for day t is exactly the state a model
+    filtered on y[:t] would start its forecast from. `controls` covers every
+    forecast day (rows up to max(origins) + horizon). The mixture over
+    parameter sets is summarised by its first two moments:
     mean = sum_j w_j m_j, cov = sum_j w_j (C_j + (m_j - mean)(m_j - mean)').
     """
-    model = _build(fitted, y, controls)
-    future_exog = None
-    if future_controls is not None:
-        future_exog = (future_controls - fitted.x_center) / fitted.x_scale
-    means, covs = [], []
+    if not origins:
+        return []
+    n = len(y)
+    model = _build(fitted, y, None if controls is None else controls[:n])
+    exog = None if controls is None else (controls - fitted.x_center) / fitted.x_scale
+    per_set = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for params in fitted.param_sets:
             filtered = model.filter(params).filter_results
             loadings = _loadings(filtered, horizon)
-            mean = loadings @ filtered.predicted_state[:, -1]
-            if future_exog is not None:
-                # With mle_regression the coefficients are the last parameters
-                # and enter the observation equation as an intercept.
-                mean = mean + future_exog @ params[-future_exog.shape[1] :]
-            means.append(mean)
-            covs.append(_joint_forecast_cov(filtered, loadings))
+            paths = []
+            for t in origins:
+                mean = loadings @ filtered.predicted_state[:, t]
+                if exog is not None:
+                    # With mle_regression the coefficients are the last
+                    # parameters and enter the observation equation as an intercept.
+                    mean = mean + exog[t : t + horizon] @ params[-exog.shape[1] :]
+                paths.append((mean, _joint_forecast_cov(filtered, loadings, t)))
+            per_set.append(paths)
     w = fitted.weights
-    mix_mean = np.einsum("j,jh->h", w, np.asarray(means))
-    spread = np.asarray(means) - mix_mean
-    mix_cov = np.einsum("j,jhk->hk", w, np.asarray(covs))
-    mix_cov += np.einsum("j,jh,jk->hk", w, spread, spread)
-    return Forecast(mean=fitted.center + fitted.scale * mix_mean, cov=fitted.scale**2 * mix_cov)
+    result = []
+    for k in range(len(origins)):
+        means = np.asarray([paths[k][0] for paths in per_set])
+        covs = np.asarray([paths[k][1] for paths in per_set])
+        mix_mean = w @ means
+        spread = means - mix_mean
+        mix_cov = np.einsum("j,jhk->hk", w, covs) + np.einsum("j,jh,jk->hk", w, spread, spread)
+        result.append(
+            Forecast(mean=fitted.center + fitted.scale * mix_mean, cov=fitted.scale**2 * mix_cov)
+        )
+    return result
 
 
 def _build(fitted: FittedModel, y: np.ndarray, controls: np.ndarray | None):
@@ -215,17 +229,16 @@ def _loadings(filtered: object, horizon: int) -> np.ndarray:
     return loadings
 
 
-def _joint_forecast_cov(filtered: object, loadings: np.ndarray) -> np.ndarray:
+def _joint_forecast_cov(filtered: object, loadings: np.ndarray, origin: int) -> np.ndarray:
     """Cov(y_{n+i}, y_{n+j}) = Z P_i (T')^(j-i) Z' + H [i = j], with P_{i+1} = T P_i T' + R Q R'.
 
-    P_1 is the filter's predicted state covariance for the first day after the
-    sample; the recursion is the Kalman forecast step without observations.
+    P_1 is the filter's predicted state covariance for the origin day; the recursion is the Kalman forecast step without observations.
     """
     transition = filtered.transition[:, :, 0]  # type: ignore[attr-defined]
     selection = filtered.selection[:, :, 0]  # type: ignore[attr-defined]
     state_noise = selection @ filtered.state_cov[:, :, 0] @ selection.T  # type: ignore[attr-defined]
     obs_var = float(filtered.obs_cov[0, 0, 0])  # type: ignore[attr-defined]
-    state_cov = filtered.predicted_state_cov[:, :, -1]  # type: ignore[attr-defined]
+    state_cov = filtered.predicted_state_cov[:, :, origin]  # type: ignore[attr-defined]
     horizon = len(loadings)
     cov = np.empty((horizon, horizon))
     for i in range(horizon):

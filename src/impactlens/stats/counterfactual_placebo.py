@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats as sps
 
-from impactlens.stats.counterfactual_model import FittedModel, fit_model, forecast
+from impactlens.stats.counterfactual_model import Forecast
 
 MIN_TRAIN_DAYS = 28
 
@@ -68,35 +68,24 @@ def placebo_ship_indices(n_pre: int, horizon: int, n_placebos: int) -> tuple[int
     return placebo_horizon, tuple(sorted({int(s) for s in starts}))
 
 
-def calibrate_with_placebos(
+def placebo_calibration(
     y_pre: np.ndarray,
-    controls_pre: np.ndarray | None,
-    horizon: int,
-    fitted: FittedModel,
-    n_placebos: int,
+    starts: tuple[int, ...],
+    placebo_horizon: int,
+    forecasts: list[Forecast],
     alpha: float,
-    refit: bool = False,
 ) -> PlaceboCalibration:
-    """Run the placebo forecasts and derive the interval inflation factor lambda.
+    """Compare each placebo forecast with what happened and derive the inflation lambda.
 
-    By default the placebos re-run the Kalman filter, with the parameters and
-    slope-grid weights fitted on the whole pre-period, on the data before each
-    pseudo-ship date; `refit=True` refits the model on that data instead
-    (about five times slower, see the user docs for what it changes).
+    `forecasts[k]` is the forecast of days starts[k] .. starts[k] + horizon - 1
+    made from the data before starts[k] (see `placebo_ship_indices`).
     """
-    placebo_horizon, starts = placebo_ship_indices(len(y_pre), horizon, n_placebos)
     if not starts:
         return PlaceboCalibration(0, 0, 1.0, float("nan"), float("nan"), float("nan"), (), (), ())
     z_crit = float(sps.norm.ppf(1.0 - alpha / 2.0))
     z_scores, relative, daily_ape = [], [], []
-    for start in starts:
-        end = start + placebo_horizon
-        train_x = future_x = None
-        if controls_pre is not None:
-            train_x, future_x = controls_pre[:start], controls_pre[start:end]
-        model = fit_model(y_pre[:start], train_x, fitted.spec) if refit else fitted
-        prediction = forecast(model, y_pre[:start], train_x, future_x, placebo_horizon)
-        actual = y_pre[start:end]
+    for start, prediction in zip(starts, forecasts, strict=True):
+        actual = y_pre[start : start + placebo_horizon]
         effect = float(np.mean(actual) - np.mean(prediction.mean))
         sd = float(np.sqrt(np.sum(prediction.cov))) / placebo_horizon
         z_scores.append(effect / sd if sd > 0 else float("inf"))

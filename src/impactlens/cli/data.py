@@ -204,9 +204,10 @@ def demo(
     seed: Annotated[
         int, typer.Option(help="Random seed; the same seed gives the same company.")
     ] = 7,
+    review: Annotated[bool, typer.Option(help="End with the impact review (HTML).")] = True,
     as_json: JsonOption = False,
 ) -> None:
-    """Build a realistic demo company, import it and show what impactlens sees."""
+    """Build a realistic demo company, import it, review it and show where the report is."""
     from impactlens.service.demo import build_demo
 
     if size not in ("tiny", "small", "large"):
@@ -215,9 +216,20 @@ def demo(
     with progress_bar(not as_json) as progress:
         run = build_demo(directory, size=size, seed=seed, progress=progress)
     warehouse = run.workspace.connect()
+    review_path = None
     try:
         st = warehouse_status(warehouse)
         ov = workspace_overview(warehouse)
+        if review:
+            from impactlens.reports.review import render_html, render_markdown
+            from impactlens.service.review import build_review
+
+            with progress_bar(not as_json) as progress:
+                # The demo covers its whole history: every planted release is in the review.
+                rv = build_review(warehouse, run.workspace, last_days=180, progress=progress)
+            review_path = run.workspace.root / "review.html"
+            review_path.write_text(render_html(rv))
+            (run.workspace.root / "review.md").write_text(render_markdown(rv))
     finally:
         warehouse.close()
     elapsed = time.perf_counter() - started
@@ -231,13 +243,28 @@ def demo(
                 "import": run.import_report.to_dict(),
                 "status": st.to_dict(),
                 "overview": ov.to_dict(),
+                "review": None if review_path is None else str(review_path),
             }
         )
         return
     render_status(st)
     render_overview(ov)
+    if review_path is not None:
+        cov = "n/a" if rv.coverage is None else f"{rv.coverage:.0%}"
+        console.print(
+            f"[bold]Impact review[/bold] {rv.start:%Y-%m-%d} to {rv.end:%Y-%m-%d}: {rv.shipped} shipped, "
+            f"{rv.measured} with a measured verdict (impact coverage {cov})"
+        )
+        for r in rv.releases:
+            console.print(
+                f"  {r.verdict.replace('_', ' '):>14}  {escape(r.statement)}", highlight=False
+            )
     console.print(f"\nDemo company built in {elapsed:.1f}s.")
     console.print(f"  workspace:      [bold]{run.workspace.root}[/bold]")
     console.print(f"  contract files: {run.data_dir}")
     console.print(f"  planted truths: {run.truth_path}")
+    if review_path is not None:
+        console.print(
+            f"  impact review:  [bold]{review_path}[/bold] (open it in a browser; also review.md)"
+        )
     console.print(f"Try: [bold]impactlens -w {directory} status[/bold]")

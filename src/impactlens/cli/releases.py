@@ -187,6 +187,8 @@ def release(
         console.print(
             f"guardrail {escape(g.label)}: {_pct(g.relative)} ({_pct(g.lower)} to {_pct(g.upper)})"
         )
+    for note in r.notes:
+        console.print(f"[yellow]note:[/yellow] {escape(note)}")
     for s in r.suggestions:
         console.print(f"candidate metric: {escape(s.metric)} ({escape(s.reason)})")
 

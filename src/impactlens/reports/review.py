@@ -47,7 +47,9 @@ def release_chart(impact: ReleaseImpact) -> str | None:
     if p is None or p.chart is None or not p.chart.days:
         return None
     days = [date.fromisoformat(d) for d in p.chart.days]
-    series = [Series(p.label, days, list(p.chart.observed))]
+    series = [Series(p.chart.observed_label or p.label, days, list(p.chart.observed))]
+    if p.chart.comparison:
+        series.append(Series(p.chart.comparison_label, days, list(p.chart.comparison)))
     band = None
     if p.chart.predicted:
         series.append(Series("counterfactual", days, list(p.chart.predicted)))

@@ -272,6 +272,34 @@ def daily_values(
     return DailyValues(days, values, control, windows_post_start(days, windows))
 
 
+def flag_chart(
+    warehouse: Warehouse,
+    catalog: MetricCatalog,
+    metric_name: str,
+    windows: Windows,
+    flag: str,
+    timezone: str,
+):  # -> releases.ChartSeries (built there to keep this module free of presentation types)
+    """The metric per day for actors with and without the flag, for the release chart."""
+    from impactlens.service.releases import ChartSeries
+
+    metric = catalog.get(metric_name)
+    frame = metric_series(
+        warehouse, metric, grain="day", start=windows.pre_start.date(), end=windows.post_end.date(),
+        timezone=timezone, segment=f"flag.{flag}", catalog=catalog,
+    )  # fmt: skip
+    rows = frame.rows()
+    days = sorted({r["period_start"] for r in rows})
+    by = {(r["period_start"], str(r["segment"]).lower()): r["value"] for r in rows}
+    on = tuple(by.get((d, "true")) for d in days)
+    off = tuple(by.get((d, "false"), by.get((d, "(none)"))) for d in days)
+    ship = windows_post_start(tuple(days), windows)
+    return ChartSeries(
+        days=tuple(d.isoformat() for d in days), observed=on, observed_label=f"{flag} on",
+        comparison=off, comparison_label=f"{flag} off", ship_index=ship,
+    )  # fmt: skip
+
+
 MIN_CONTROL_CORRELATION = 0.3
 
 

@@ -45,6 +45,9 @@ class ChartSeries:
 
     days: tuple[str, ...]
     observed: tuple[float | None, ...]
+    observed_label: str = ""
+    comparison: tuple[float | None, ...] = ()  # the unexposed group's metric (DiD releases)
+    comparison_label: str = ""
     predicted: tuple[float | None, ...] = ()
     lower: tuple[float | None, ...] = ()
     upper: tuple[float | None, ...] = ()
@@ -117,6 +120,31 @@ def _finite(value: Any) -> Any:
     return value
 
 
+def _overlaps(
+    release: Release, releases: list[Release], windows: data.Windows, metrics: tuple[str, ...]
+) -> list[str]:
+    """Other releases aimed at one of these metrics that shipped inside this release's windows.
+
+    Their effect is part of the before/after comparison for that metric; the
+    review says so next to the number instead of letting it pass as this release's.
+    """
+    notes = []
+    for other in releases:
+        if other.release_id == release.release_id or other.hypothesis is None:
+            continue
+        if (
+            other.hypothesis.metric in metrics
+            and windows.pre_start <= other.shipped_at < windows.post_end
+        ):
+            days = (other.shipped_at.date() - release.shipped_at.date()).days
+            when = f"{abs(days)} day(s) {'after' if days >= 0 else 'before'}"
+            notes.append(
+                f"{other.release_id} ({when}) also targets {other.hypothesis.metric}: "
+                "its effect is inside this comparison"
+            )
+    return notes
+
+
 def _in_sentence(label: str) -> str:
     """'Search click-through' -> 'search click-through'; 'NPS' and 'MRR' stay as they are."""
     first = label.split(" ", 1)[0]
@@ -168,6 +196,9 @@ def _metric_impact(
                 "pre_trend": result.pre_trend.status, "exposed_accounts": len(pair.exposed_accounts),
             },
             audience_accounts=pair.exposed_accounts,
+            chart=data.flag_chart(warehouse, catalog, metric_name, windows, audience.flag, timezone)
+            if audience.flag and role == "primary"
+            else None,
         )  # fmt: skip
 
     holdout_filter = (
@@ -257,6 +288,9 @@ def review_release(
         missing = [g for g in hypothesis.guardrails if g not in catalog]
         if missing:
             notes.append(f"guardrails not in metrics.yaml: {', '.join(missing)}")
+        notes.extend(
+            _overlaps(release, releases, windows, (hypothesis.metric, *hypothesis.guardrails))
+        )
     verdict = decide_verdict(
         primary.effect_estimate() if primary else None,
         expected=hypothesis.expected,
@@ -277,7 +311,7 @@ def review_release(
         if primary is not None and primary.error is None
         else f"{metric.label}: no estimate"
     )
-    reason = verdict.reason
+    reason = verdict.reason[:1].upper() + verdict.reason[1:].rstrip(".") + "."
     if confounded:
         reason += f" Confounded with {', '.join(confounded)}: shipped days apart on the same metric, so the estimate covers them together."
     audience_accounts = primary.audience_accounts if primary is not None else None

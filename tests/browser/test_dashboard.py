@@ -34,8 +34,8 @@ def test_sign_in_and_read_the_overview(page, live_server) -> None:
     for figure in ("events_per_day", "active_accounts", "active_users", "mrr"):
         text = page.locator(f"[data-figure={figure}]").inner_text()
         assert re.search(r"\d", text), (figure, text)
-    assert page.locator(".indicator.north-star svg.chart polyline").count() >= 1
-    assert page.locator(".indicator svg.chart").count() >= 4
+    assert page.locator(".indicator.north-star figure.chart svg polyline").count() >= 1
+    assert page.locator(".indicator figure.chart svg").count() >= 4
     rows = page.locator("table.data tbody tr")
     assert rows.count() == 13  # one per entity of the contract
     screenshot(page, "overview")
@@ -48,11 +48,11 @@ def test_click_from_the_overview_to_a_metric_and_change_its_grain(page, live_ser
     north_star.click()
     page.wait_for_url(re.compile(r"/metrics/\w+"))
     assert page.get_by_role("heading", level=1).inner_text() == label
-    assert page.locator("svg.chart polyline").count() >= 1
+    assert page.locator("figure.chart svg polyline").count() >= 1
     page.select_option("select[name=by]", "week")
     page.click(".controls button[type=submit]")
     page.wait_for_url(re.compile(r"by=week"))
-    assert page.locator("svg.chart polyline").count() >= 1
+    assert page.locator("figure.chart svg polyline").count() >= 1
     page.locator("details summary").click()
     assert page.locator("details table tbody tr").count() >= 4
     screenshot(page, "metric")

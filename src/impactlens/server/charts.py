@@ -75,34 +75,33 @@ def format_number(value: float | None) -> str:
     return f"{value:.3g}"
 
 
+PALETTE = ("#4f46e5", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#4b5563")
+Line = tuple[str, Sequence[object], Sequence[float | None]]
+
+
 def line_chart(
-    xs: Sequence[object],
-    ys: Sequence[float | None],
-    *,
-    title: str = "",
-    unit: str = "",
-    compact: bool = False,
+    lines: Sequence[Line], *, title: str, y_label: str = "", compact: bool = False
 ) -> Markup:
-    """An accessible SVG line chart of ``ys`` over ``xs`` (gaps where a value is None)."""
-    try:
-        from impactlens.render.charts import line_chart_svg  # type: ignore[import-not-found]
-    except ImportError:
-        line_chart_svg = None
-    if line_chart_svg is not None:
+    """An SVG line chart, one line per ``(name, xs, ys)``; gaps where a value is None.
+
+    Full-size charts come from ``impactlens.render.charts`` (the style of every
+    report); the compact card charts of the overview are drawn here, with text
+    sized for a third of the page.
+    """
+    if not compact:
         try:
-            return Markup(line_chart_svg(list(xs), list(ys), title=title))
-        except TypeError:  # a different signature while render is being built
+            from impactlens.render.charts import Series, line_chart_svg
+        except ImportError:
             pass
-    return Markup(
-        _own_line_chart(xs, ys, title=title, unit=unit, size=COMPACT if compact else FULL)
-    )
+        else:
+            series = [Series(name, list(xs), list(ys)) for name, xs, ys in lines]  # type: ignore[arg-type]
+            return Markup(line_chart_svg(series, title=title, y_label=y_label))
+    return Markup(_own_line_chart(lines, title=title, size=COMPACT if compact else FULL))
 
 
-def _own_line_chart(
-    xs: Sequence[object], ys: Sequence[float | None], *, title: str, unit: str, size: ChartSize
-) -> str:
+def _own_line_chart(lines: Sequence[Line], *, title: str, size: ChartSize) -> str:
     w, h = size.width, size.height
-    values = [float(y) for y in ys if y is not None and not math.isnan(float(y))]
+    values = [float(y) for _, _, ys in lines for y in ys if y is not None and _ok(y)]
     head = (
         f'<svg class="chart" viewBox="0 0 {w} {h}" role="img" '
         f'aria-label="{escape(title or "chart")}" xmlns="http://www.w3.org/2000/svg">'
@@ -122,6 +121,7 @@ def _own_line_chart(
     lo, hi = min(ticks[0], lo), max(ticks[-1], hi)
     inner_w = w - size.pad_left - _PAD_R
     inner_h = h - _PAD_T - _PAD_B
+    xs = list(lines[0][1])
     n = len(xs)
 
     def px(i: int) -> float:
@@ -145,26 +145,39 @@ def _own_line_chart(
             f'<text x="{px(i):.1f}" y="{h - 8}" text-anchor="{anchor}" fill="#6b7280" '
             f'font-size="{size.font}">{escape(_label(xs[i]))}</text>'
         )
-    runs: list[list[str]] = [[]]
-    for i, y in enumerate(ys):
-        if y is None or math.isnan(float(y)):
-            runs.append([])
-            continue
-        runs[-1].append(f"{px(i):.1f},{py(float(y)):.1f}")
-    for run in runs:
-        if len(run) > 1:
-            parts.append(
-                f'<polyline points="{" ".join(run)}" fill="none" stroke="#4f46e5" '
-                'stroke-width="2" stroke-linejoin="round" stroke-linecap="round"/>'
-            )
-    if size.dots and n <= 120:  # points with a tooltip while they stay readable
-        for i, y in enumerate(ys):
-            if y is None or math.isnan(float(y)):
+    index = {_label(x): i for i, x in enumerate(xs)}
+    for k, (name, line_xs, ys) in enumerate(lines):
+        color = PALETTE[k % len(PALETTE)]
+        points: list[tuple[int, float] | None] = []
+        for x, value in zip(line_xs, ys, strict=True):
+            at = index.get(_label(x))
+            good = at is not None and value is not None and _ok(value)
+            points.append((at, float(value)) if good else None)  # type: ignore[arg-type]
+        runs: list[list[str]] = [[]]
+        for point in points:
+            if point is None:
+                runs.append([])
                 continue
-            tip = f"{_label(xs[i])}: {format_number(float(y))}{(' ' + unit) if unit else ''}"
-            parts.append(
-                f'<circle cx="{px(i):.1f}" cy="{py(float(y)):.1f}" r="2.5" fill="#4f46e5">'
-                f"<title>{escape(tip)}</title></circle>"
-            )
+            runs[-1].append(f"{px(point[0]):.1f},{py(point[1]):.1f}")
+        for run in runs:
+            if len(run) > 1:
+                parts.append(
+                    f'<polyline points="{" ".join(run)}" fill="none" stroke="{color}" '
+                    'stroke-width="2" stroke-linejoin="round" stroke-linecap="round"/>'
+                )
+        if size.dots and n <= 120:
+            for point in points:
+                if point is None:
+                    continue
+                i, y = point
+                tip = f"{name}: {_label(xs[i])}: {format_number(y)}"
+                parts.append(
+                    f'<circle cx="{px(i):.1f}" cy="{py(y):.1f}" r="2.5" fill="{color}">'
+                    f"<title>{escape(tip)}</title></circle>"
+                )
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _ok(y: float | None) -> bool:
+    return y is not None and not math.isnan(float(y))

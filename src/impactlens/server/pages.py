@@ -171,6 +171,7 @@ def logout(request: Request) -> Response:
 
 
 CARDS_PER_KIND = 3
+MAX_LINES = 7  # segments drawn in one chart; the rest are in the table
 
 
 def _metric_cards(
@@ -207,7 +208,10 @@ def _metric_cards(
         ys = [p.value for p in view.points]
         latest = next((y for y in reversed(ys) if y is not None), None)
         chart = line_chart(
-            xs, ys, title=f"{metric.label} per {grain}", compact=not metric.north_star
+            [(metric.label, xs, ys)],
+            title=f"{metric.label} per {grain}",
+            y_label=metric.format,
+            compact=not metric.north_star,
         )
         cards.append({"metric": metric, "latest": latest, "chart": chart, "grain": grain})
     return cards, rest, None
@@ -261,23 +265,26 @@ def metric_page(
     request: Request,
     runtime: Page,
     name: str,
-    by: Literal["day", "week", "month"] | None = None,
+    grain: Annotated[Literal["day", "week", "month"] | None, Query(alias="by")] = None,
     start: Annotated[date | None, Query(alias="from")] = None,
     end: Annotated[date | None, Query(alias="to")] = None,
     segment: Annotated[str | None, Query(max_length=200)] = None,
 ) -> HTMLResponse:
-    if by is None:
-        info = next((m for m in list_metrics(runtime) if m.name == name), None)
-        by = default_grain(info) if info else "day"
+    info = next((m for m in list_metrics(runtime) if m.name == name), None)
+    by: str = grain or (default_grain(info) if info else "day")
     view = read_metric_series(runtime, name, by=by, start=start, end=end, segment=segment or None)
-    charts = []
-    for key, points in list(view.by_segment().items())[:12]:
-        title = view.metric.label if key is None else f"{view.metric.label}: {key}"
-        xs, ys = [p.period for p in points], [p.value for p in points]
-        charts.append({"segment": key, "chart": line_chart(xs, ys, title=f"{title} per {by}")})
+    groups = list(view.by_segment().items())
+    lines = [
+        (view.metric.label if key is None else key, [p.period for p in points],
+         [p.value for p in points])
+        for key, points in groups[:MAX_LINES]
+    ]  # fmt: skip
+    title = f"{view.metric.label} per {by}" + (f" by {segment}" if segment else "")
+    chart = line_chart(lines, title=title, y_label=view.metric.format)
+    hidden = max(0, len(groups) - MAX_LINES)
     return render(
         request, "metric.html", active="metrics", workspace=runtime.name,
-        view=view, charts=charts, by=by, segment=segment or "",
+        view=view, chart=chart, hidden=hidden, by=by, segment=segment or "",
         segments=known_segments(view.metric),
     )  # fmt: skip
 

@@ -8,7 +8,7 @@ the key's workspace and returns its result.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict
@@ -26,8 +26,8 @@ from impactlens.server.views import (
 
 router = APIRouter(prefix="/api/v1", tags=["read API"])
 
-_SECURITY = {"security": [{"bearerAuth": []}, {"basicAuth": []}]}
-_UNAUTHORIZED = {401: {"description": "No valid read key."}}
+_SECURITY: dict[str, Any] = {"security": [{"bearerAuth": []}, {"basicAuth": []}]}
+_UNAUTHORIZED: dict[int | str, dict[str, Any]] = {401: {"description": "No valid read key."}}
 
 
 def read_runtime(request: Request) -> WorkspaceRuntime:
@@ -139,8 +139,10 @@ def status(runtime: Reader) -> StatusOut:
     view = read_status(runtime)
     return StatusOut(
         workspace=view.workspace,
-        status=WarehouseOut(**{k: v for k, v in view.status.to_dict().items() if k != "url"}),
-        overview=OverviewOut(**view.overview.to_dict()),
+        status=WarehouseOut.model_validate(
+            {k: v for k, v in view.status.to_dict().items() if k != "url"}
+        ),
+        overview=OverviewOut.model_validate(view.overview.to_dict()),
         ingest=_ingest_out(view.ingest),
     )
 

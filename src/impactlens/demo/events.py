@@ -8,7 +8,8 @@ to. Per-session rates at a glance (before account and user multipliers):
 - dashboards 0.8 x account habit x role, x1.30 in team-dashboards' treatment arm;
 - reports 0.35 x role, x1.08 after report-templates, x1.06 after the speedup
   (signups: none in week one unless activated, then at least one);
-- exports = user's export rate; each fails with P = p_fail x account factor;
+- export attempts = user's export rate; each fails (Export Failed instead of
+  Report Exported) with P = p_fail x account factor;
 - Error Shown = one per failed export + Poisson(kappa x export rate x factor);
 - invites 0.04 x role (admins 4x).
 
@@ -204,6 +205,9 @@ def _exports_and_errors(
     flags: Flags,
     rng: np.random.Generator,
 ) -> list[Block]:
+    """Export attempts: a success is ``Report Exported``; a failure (a timeout) is
+    ``Export Failed`` followed by ``Error Shown``. So export_failure_rate =
+    failed / (exported + failed) = P(fail), and other errors come on top."""
     users, accounts, tl = world.users, world.accounts, world.timeline
     factor = accounts.error_factor[a]
     p_fail, kappa = error_params(improved, s.ts, tl.ship)
@@ -213,12 +217,13 @@ def _exports_and_errors(
     failed = rng.random(len(ei)) < np.minimum(p_fail[ei] * factor[ei], 0.95)
     fi, fail_ts = ei[failed], export_ts[failed] + rng.integers(20, 90, int(failed.sum())) * SECOND
     fmt_json = p.choices(FORMATS, fmt)
+    ok, ok_ts = ei[~failed], export_ts[~failed]
     blocks = [
         Block(
             "Report Exported",
-            export_ts,
-            u[ei],
-            p.objects([("format", fmt_json)], flags(ei, export_ts)),
+            ok_ts,
+            u[ok],
+            p.objects([("format", fmt_json.filter(~failed))], flags(ok, ok_ts)),
         ),
         Block(
             "Export Failed",

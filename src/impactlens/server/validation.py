@@ -95,10 +95,13 @@ class GroupValidator:
         combined = [m for messages, _ in group for m in messages]
         try:
             found = self._check(combined)
-        except Exception as exc:  # a bug in validation: fail these requests, keep serving
-            log.exception("validating %d messages failed", len(combined))
-            for _, future in group:
-                future.set_exception(exc)
+        except Exception:
+            if len(group) == 1:  # a bug in validation: fail this request, keep serving
+                log.exception("validating %d messages failed", len(combined))
+                group[0][1].set_exception(RuntimeError("message validation failed"))
+                return
+            for item in group:  # find the request that trips it; the others go through
+                self._validate([item])
             return
         start = 0
         for messages, future in group:

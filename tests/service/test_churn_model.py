@@ -158,7 +158,11 @@ def test_account_detail(world, book):
     detail = book.detail(world[0], first.account_id)
     assert detail.row == first
     assert detail.health.score == pytest.approx(first.health_score)
-    assert detail.history[-1][1] == pytest.approx(round(first.health_score, 2))
+    last = detail.history[-1]
+    assert last["score"] == pytest.approx(round(first.health_score, 2))
+    assert sum(v for v in last["contributions"].values() if v is not None) == pytest.approx(
+        last["score"], abs=0.05
+    )
     assert len(detail.history) > 20
     assert detail.churn_risk is not None
     assert [r.release_id for r in detail.releases] == ["export-timeout-fix"]

@@ -48,8 +48,10 @@ def test_account_page(workspace, capsys):
     assert page["account_id"] == first
     assert len(page["health"]["components"]) == 6
     assert page["history"] and page["releases"][0]["release_id"] == "export-timeout-fix"
-    assert run(["-w", str(workspace), "account", first]) == 0
+    chart = workspace / "health.svg"
+    assert run(["-w", str(workspace), "account", first, "--chart", str(chart)]) == 0
     assert "Why: each component" in capsys.readouterr().out
+    assert chart.read_text().startswith("<svg") and "export-timeout-fix" in chart.read_text()
 
 
 def test_unknown_account_exits_2(workspace, capsys):

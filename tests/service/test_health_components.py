@@ -189,6 +189,16 @@ def test_declining_account_components_by_hand(report):
     assert h.coverage == pytest.approx(1.0)
 
 
+def test_history_carries_each_weeks_contributions(report):
+    a = report.panel.index_of("acc-a")
+    weeks = report.contributions(a)
+    assert [w["week_start"] for w in weeks][-1] == "2026-02-23"
+    for w in weeks:
+        parts = [v for v in w["contributions"].values() if v is not None]
+        assert sum(parts) == pytest.approx(w["score"], abs=0.05)
+    assert weeks[-1]["contributions"]["usage_trend"] == 0.0
+
+
 def test_high_priority_tickets_open_at_week_end(report):
     a = report.panel.index_of("acc-a")
     # t2 (High, never solved) and t3 (urgent, solved in week 6) are open at the end of week 5.

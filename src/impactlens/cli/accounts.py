@@ -6,6 +6,8 @@ and renders the result; ``--json`` prints the result's ``to_dict()``.
 
 from __future__ import annotations
 
+from datetime import date
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -105,6 +107,9 @@ def accounts_command(
 @app.command("account")
 def account_command(
     account_id: Annotated[str, typer.Argument(help="The account id.")],
+    chart: Annotated[
+        Path | None, typer.Option(help="Also draw the health history to a .png, .svg or .html.")
+    ] = None,
     workspace: WorkspaceOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -112,6 +117,10 @@ def account_command(
     d = _run(
         workspace, lambda wh, h, c: account_detail(wh, account_id, health_config=h, churn_config=c)
     )
+    if chart is not None:
+        written = _history_chart(d, chart)
+        if not as_json:
+            console.print(f"chart written to {written}")
     if as_json:
         print_json(d.to_dict())
         return
@@ -148,7 +157,9 @@ def account_command(
         console.print(table)
     if d.history:
         recent = d.history[-12:]
-        console.print("history: " + "  ".join(f"{w[5:]} {s:.0f}" for w, s, _ in recent))
+        console.print(
+            "history: " + "  ".join(f"{h['week_start'][5:]} {h['score']:.0f}" for h in recent)
+        )
     if d.churn_risk:
         drivers = ", ".join(f"{x.feature} (+{x.effect:.2f})" for x in d.churn_risk.drivers)
         console.print(f"churn risk {_pct(d.churn_risk.probability)}; drivers: {drivers or 'none'}")
@@ -165,6 +176,21 @@ def account_command(
         )
     for r in d.releases:
         console.print(f"  release {escape(r.release_id)} {r.shipped_at:%Y-%m-%d} ({r.how})")
+
+
+def _history_chart(d, path: Path) -> Path:
+    from impactlens.render.charts import Marker, Series, save_chart
+
+    weeks = [date.fromisoformat(h["week_start"]) for h in d.history]
+    series = [Series("health score", weeks, [h["score"] for h in d.history])]
+    markers = [
+        Marker(r.shipped_at.date(), r.release_id)
+        for r in d.releases
+        if weeks and r.shipped_at.date() >= weeks[0]
+    ]
+    return save_chart(
+        path, series, title=f"Health of {d.account_id}", y_label="score (0-100)", markers=markers
+    )
 
 
 def render_churn(result: ChurnModelResult) -> None:

@@ -217,6 +217,29 @@ class HealthReport:
             for c, b in zip(cols, bands, strict=True)
         ]
 
+    def contributions(self, account: int) -> list[dict[str, object]]:
+        """Every scored week of the account with each component's contribution (w_i s_i / sum w)."""
+        weights = self.config.components.weights()
+        cols = np.flatnonzero(~np.isnan(self.scores[account]))
+        subs = {n: self.sub_scores[n][account, cols] for n in COMPONENTS if weights[n] > 0}
+        den = sum(np.where(np.isnan(v), 0.0, weights[n]) for n, v in subs.items())
+        out = []
+        for i, c in enumerate(cols):
+            score = float(self.scores[account, c])
+            parts = {
+                n: None if np.isnan(v[i]) else round(float(weights[n] * v[i] / den[i]), 2)
+                for n, v in subs.items()
+            }
+            out.append(
+                {
+                    "week_start": week_start(self.panel.first_week + c).isoformat(),
+                    "score": round(score, 2),
+                    "band": self.band_of(score).item(),
+                    "contributions": parts,
+                }
+            )
+        return out
+
     def band_counts(self, accounts: np.ndarray, week: int) -> dict[str, int]:
         """How many of ``accounts`` (indices) are green, yellow, red, unscored in a week."""
         bands = self.band_of(self.scores[accounts, week]) if len(accounts) else np.array([])

@@ -192,7 +192,7 @@ class AccountDetail:
     row: AccountRow | None  # None: the account has churned or was never scored
     churned_at: str | None
     health: AccountHealth | None  # the latest week, with every component
-    history: tuple[tuple[str, float, str], ...]  # (week start, score, band)
+    history: tuple[dict, ...]  # week_start, score, band, contributions per component
     churn_risk: AccountRisk | None
     churn_status: str
     tickets: tuple[dict, ...]
@@ -243,7 +243,7 @@ def _detail(book: AccountBook, warehouse: Warehouse, account_id: str, recent: in
         row=book.rows.get(account_id),
         churned_at=None if np.isnat(churned) else str(churned),
         health=book.health.at(a, week) if week is not None else None,
-        history=tuple((d.isoformat(), round(v, 2), b) for d, v, b in book.health.history(a)),
+        history=tuple(book.health.contributions(a)),
         churn_risk=book.churn.risk_of(account_id),
         churn_status=book.churn.message,
         tickets=tuple(tickets),

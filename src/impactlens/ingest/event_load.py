@@ -1,27 +1,34 @@
 """Loading one events file (or one HTTP batch) inside the caller's transaction.
 
-Checked batches are staged into a temporary table as they are read, so memory
-stays flat; DuckDB spills the staging table to disk when it outgrows its
-memory limit. ``finish`` then checks the reserved events, drops the rejected
-rows, and writes with a few set-based statements: events whose ``message_id``
-is new (first copy in the file wins), the exposures and survey answers they
-carry, and the derived tables (``refresh_after_import``).
+Checked batches are spooled to a temporary Parquet file as they are read, so
+memory stays flat whatever the file size (DuckDB reads the file back as a
+stream). ``finish`` then writes with a few set-based statements over it:
+events whose ``message_id`` is new (the first copy in the file wins), the
+exposures and survey answers they carry, and the derived tables
+(``refresh_after_import``). Reserved events are checked per batch, in Python,
+as they are staged.
 """
 
 from __future__ import annotations
 
+import contextlib
+import shutil
+import tempfile
 import uuid
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import sqlglot
 import sqlglot.expressions as sge
 
 from impactlens.config import ReservedEvents
-from impactlens.ingest.flat_events import FlatBatch, stage_statement
+from impactlens.ingest.flat_events import FlatBatch, staged_rows
 from impactlens.ingest.message_checks import STAGED_EVENT, RowProblem, check_messages
 from impactlens.ingest.people import Update, merge_updates
 from impactlens.ingest.reserved import check_reserved
@@ -29,6 +36,18 @@ from impactlens.ingest.segment import RawMessages
 from impactlens.ingest.traits import people_updates
 from impactlens.warehouse import Warehouse
 from impactlens.warehouse.rollups import refresh_after_import
+
+EXPOSURE_ROWS = pa.schema(
+    [("_seq", pa.int64()), ("experiment_id", pa.string()), ("variation_id", pa.string())]
+)
+SURVEY_ROWS = pa.schema(
+    [
+        ("_seq", pa.int64()),
+        ("survey", pa.string()),
+        ("score", pa.float64()),
+        ("comment", pa.string()),
+    ]
+)
 
 # Shared pieces of the statements below, substituted into their placeholders.
 _PARTS = {
@@ -60,7 +79,8 @@ def _sql(text: str) -> sge.Expression:
 _LATER = _sql(
     "CREATE TEMP TABLE _later AS SELECT _seq FROM _stage WHERE message_id IN "
     "(SELECT message_id FROM _stage GROUP BY message_id HAVING count(*) > 1) "
-    "QUALIFY row_number() OVER (PARTITION BY message_id ORDER BY _seq) > 1"
+    "QUALIFY row_number() OVER (PARTITION BY message_id ORDER BY _seq) > 1 "
+    "UNION ALL SELECT _seq FROM _rows"
 )
 _INSERT_EVENTS = _sql(
     "INSERT INTO events (message_id, timestamp, type, event, user_id, anonymous_id, actor_id, "
@@ -86,14 +106,6 @@ _INSERT_SURVEYS = _sql(
     "ON s.user_id = u.user_id WHERE _fresh "
     "AND NOT EXISTS (SELECT 1 FROM surveys AS v WHERE v.response_id = s.message_id)"
 )
-_RESERVED_ROWS = _sql(
-    "SELECT _seq, _line, event, properties FROM _stage "
-    "WHERE type = 'track' AND event IN (SELECT name FROM _rows)"
-)
-_DROP_REJECTED = _sql("DELETE FROM _stage WHERE _seq IN (SELECT _seq FROM _rows)")
-_CREATE_STAGE = _sql("CREATE TEMP TABLE _stage AS SELECT * FROM _rows LIMIT 0")
-_APPEND = _sql("INSERT INTO _stage SELECT * FROM _rows")
-_RANGE = _sql("SELECT count(*) AS n, min(timestamp) AS lo, max(timestamp) AS hi FROM _stage")
 
 
 @dataclass(frozen=True)
@@ -109,32 +121,73 @@ class EventOutcome:
 
 
 class EventLoad:
-    """Stage batches of one file, then ``finish`` writes them (inside a transaction)."""
+    """Stage batches of one file, then ``finish`` writes them (inside a transaction).
+
+    Use it as a context manager: the staging folder is removed on the way out.
+    """
 
     def __init__(self, warehouse: Warehouse, reserved: ReservedEvents, stamp: datetime) -> None:
         self.wh = warehouse
         self.reserved = reserved
         self.stamp = stamp
-        tag = uuid.uuid4().hex[:12]
-        self.stage, self.later = f"_il_stage_{tag}", f"_il_later_{tag}"
+        self.later = f"_il_later_{uuid.uuid4().hex[:12]}"
+        self.folder = Path(
+            tempfile.mkdtemp(prefix="impactlens-stage-", dir=warehouse.temp_directory())
+        )
+        self.path = self.folder / "stage.parquet"
+        self.writer: pq.ParquetWriter | None = None
         self.problems: list[RowProblem] = []
         self.read = self.rejected = self.people_loaded = self.people_duplicate = 0
+        self.staged = 0
+        self.span: tuple[datetime, datetime] | None = None
         self.by_type: Counter[str] = Counter()
-        self._run(_CREATE_STAGE, STAGED_EVENT.empty_table())
+        self.reserved_names = pa.array([reserved.experiment_viewed, reserved.survey_responded])
+        self.exposures: list[pa.Table] = []
+        self.surveys: list[pa.Table] = []
+        self.skip: list[int] = []  # staged rows rejected afterwards (reserved-event checks)
 
-    def _names(self, template: sge.Expression, rows: str | None = None) -> sge.Expression:
-        names = {"_stage": self.stage, "_later": self.later}
-        if rows:
-            names["_rows"] = rows
-        return sge.replace_tables(template, names)
+    def __enter__(self) -> EventLoad:
+        return self
 
-    def _run(self, template: sge.Expression, rows: pa.Table | None = None) -> pa.Table:
-        if rows is None:
-            return self.wh.query_arrow(self._names(template))
-        with self.wh.arrow_view(rows) as view:
-            return self.wh.query_arrow(self._names(template, view))
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+        shutil.rmtree(self.folder, ignore_errors=True)
 
     # -- staging ------------------------------------------------------------------
+    def _stage(self, rows: pa.Table) -> None:
+        """Spool valid event rows; check the reserved events among them now."""
+        if not rows.num_rows:
+            return
+        rows = rows.select(STAGED_EVENT.names).cast(STAGED_EVENT)
+        if self.writer is None:
+            self.writer = pq.ParquetWriter(self.path, STAGED_EVENT, compression="lz4")
+        self.writer.write_table(rows)
+        self.staged += rows.num_rows
+        lo, hi = pc.min_max(rows.column("timestamp")).values()
+        if lo.is_valid:
+            low, high = lo.as_py(), hi.as_py()
+            self.span = (
+                (min(self.span[0], low), max(self.span[1], high)) if self.span else (low, high)
+            )
+        special = pc.is_in(rows.column("event"), value_set=self.reserved_names)
+        if pc.any(special).as_py():
+            picked = rows.filter(pc.and_(special, pc.equal(rows.column("type"), "track")))
+            found = check_reserved(
+                picked.select(["_seq", "_line", "event", "properties"]).to_pylist(), self.reserved
+            )
+            self.problems.extend(found.problems)
+            self.rejected += len(found.rejected_seqs)
+            self.skip.extend(found.rejected_seqs)
+            if found.exposures:
+                self.exposures.append(pa.Table.from_pylist(found.exposures, schema=EXPOSURE_ROWS))
+            if found.surveys:
+                self.surveys.append(pa.Table.from_pylist(found.surveys, schema=SURVEY_ROWS))
+
     def add_messages(self, raw: RawMessages) -> None:
         """Check and stage a batch of Segment messages; apply its identify/group now."""
         checked = check_messages(raw)
@@ -142,11 +195,10 @@ class EventLoad:
         self.by_type.update(checked.by_type)
         self.problems.extend(checked.problems)
         self.rejected += checked.rejected
-        if checked.events.num_rows:
-            self._run(_APPEND, checked.events)
+        self._stage(checked.events)
         if checked.people:
-            messages = [(raw.table.column("_seq")[i].as_py(), raw.table.column("_line")[i].as_py(),
-                         raw.message(i)) for i in checked.people]  # fmt: skip
+            seqs, lines = raw.table.column("_seq"), raw.table.column("_line")
+            messages = [(seqs[i].as_py(), lines[i].as_py(), raw.message(i)) for i in checked.people]
             self._apply_people(messages)
 
     def _apply_people(self, messages: list[tuple[int, int, Any]]) -> None:
@@ -170,57 +222,69 @@ class EventLoad:
         self.problems.extend(batch.problems)
         self.rejected += batch.rejected
         if batch.table.num_rows:
-            with self.wh.arrow_view(batch.table) as view:
-                self.wh.execute_statement(stage_statement(batch, self.stage, view))
+            self._stage(staged_rows(batch))
 
     # -- writing ------------------------------------------------------------------
+    def _statement(self, template: sge.Expression, **tables: str) -> sge.Expression:
+        """Bind placeholders: ``_stage`` reads the spooled Parquet file; others are names."""
+        names = {"_later": self.later, **tables}
+
+        def bind(node: sge.Expression) -> sge.Expression:
+            if isinstance(node, sge.Table) and node.name == "_stage":
+                scan = sge.Anonymous(
+                    this="read_parquet", expressions=[sge.Literal.string(str(self.path))]
+                )
+                return sge.Table(this=scan, alias=node.args.get("alias"))
+            if isinstance(node, sge.Table) and node.name in names:
+                return sge.Table(
+                    this=sge.to_identifier(names[node.name]), alias=node.args.get("alias")
+                )
+            return node
+
+        return template.transform(bind)
+
+    def _run(self, template: sge.Expression, **tables: pa.Table) -> int:
+        """Run a statement with Arrow tables bound to placeholders; return its row count."""
+        with contextlib.ExitStack() as stack:
+            views = {
+                name: stack.enter_context(self.wh.arrow_view(data)) for name, data in tables.items()
+            }
+            result = self.wh.query_arrow(self._statement(template, **views))
+        if (
+            result.num_rows
+            and result.num_columns == 1
+            and result.column_names[0].lower() == "count"
+        ):
+            return int(result.column(0)[0].as_py())
+        return result.num_rows
+
     def finish(self, *, write: bool = True) -> EventOutcome:
-        """Check reserved events, then (if ``write``) write everything staged."""
-        names = pa.table(
-            {"name": [self.reserved.experiment_viewed, self.reserved.survey_responded]}
-        )
-        rows = self._run(_RESERVED_ROWS, names)
-        found = check_reserved(rows.to_pylist(), self.reserved)
-        self.problems.extend(found.problems)
-        self.rejected += len(found.rejected_seqs)
-        if found.rejected_seqs:
-            self._run(_DROP_REJECTED, pa.table({"_seq": pa.array(found.rejected_seqs, pa.int64())}))
+        """Write everything staged (unless ``write`` is false) and return the counts."""
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
         problems = tuple(sorted(self.problems, key=lambda p: p.seq))
-        staged = self._run(_RANGE).to_pylist()[0]
+        valid = self.staged - len(self.skip)
         loaded = 0
-        if write and staged["n"]:
-            self._run(_LATER)
+        if write and valid:
+            skip = pa.table({"_seq": pa.array(self.skip, pa.int64())})
+            self._run(_LATER, _rows=skip)
             now = pa.table({"received_at": pa.array([self.stamp], pa.timestamp("us"))})
-            loaded = self._run_count(_INSERT_EVENTS, now, "_now")
-            if found.exposures:
-                self._run(_INSERT_EXPOSURES, pa.Table.from_pylist(found.exposures))
-            if found.surveys:
-                schema = pa.schema([("_seq", pa.int64()), ("survey", pa.string()),
-                                    ("score", pa.float64()), ("comment", pa.string())])  # fmt: skip
-                self._run(_INSERT_SURVEYS, pa.Table.from_pylist(found.surveys, schema=schema))
-            if loaded:
-                refresh_after_import(self.wh, staged["lo"], staged["hi"])
-        self.drop()
-        events_dup = staged["n"] - loaded
+            loaded = self._run(_INSERT_EVENTS, _now=now)
+            if self.exposures:
+                self._run(_INSERT_EXPOSURES, _rows=pa.concat_tables(self.exposures))
+            if self.surveys:
+                self._run(_INSERT_SURVEYS, _rows=pa.concat_tables(self.surveys))
+            if loaded and self.span:
+                refresh_after_import(self.wh, *self.span)
+            self.wh.execute_statement(
+                sge.Drop(this=sge.to_table(self.later), kind="TABLE", exists=True)
+            )
         return EventOutcome(
             read=self.read,
             loaded=loaded + self.people_loaded,
-            duplicate=events_dup + self.people_duplicate,
+            duplicate=valid - loaded + self.people_duplicate,
             rejected=self.rejected,
             problems=problems,
             by_type=+self.by_type,
         )
-
-    def _run_count(self, template: sge.Expression, table: pa.Table, name: str) -> int:
-        with self.wh.arrow_view(table) as view:
-            result = self.wh.query_arrow(
-                sge.replace_tables(
-                    template, {"_stage": self.stage, "_later": self.later, name: view}
-                )
-            )
-        return int(result.column(0)[0].as_py()) if result.num_rows else 0
-
-    def drop(self) -> None:
-        """Drop the staging tables (a rollback drops them too)."""
-        for name in (self.stage, self.later):
-            self.wh.execute_statement(sge.Drop(this=sge.to_table(name), kind="TABLE", exists=True))

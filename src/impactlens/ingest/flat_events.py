@@ -23,7 +23,7 @@ import sqlglot
 import sqlglot.expressions as sge
 
 from impactlens.ingest.compute import run
-from impactlens.ingest.message_checks import RowProblem
+from impactlens.ingest.message_checks import RowProblem, count_values
 from impactlens.ingest.segment import EVENT_TYPES, TYPES
 from impactlens.ingest.values import TIMESTAMP_HINT, parse_timestamp_array
 
@@ -54,7 +54,16 @@ class FlatBatch:
     by_type: Counter[str]
 
 
+def _storage(column: Any) -> Any:
+    """An extension column (e.g. Parquet's JSON type) as its storage type."""
+    if isinstance(column.type, pa.ExtensionType):
+        chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+        return pa.chunked_array([c.storage for c in chunks], column.type.storage_type)
+    return column
+
+
 def _text(column: Any) -> pa.ChunkedArray | pa.Array:
+    column = _storage(column)
     if pa.types.is_string(column.type):
         return column
     return pc.cast(column, pa.string())
@@ -88,7 +97,7 @@ def check_flat(batch: pa.RecordBatch, first_seq: int, first_row: int) -> FlatBat
     cols["timestamp"] = parse_timestamp_array(raw_ts.combine_chunks())
     kind = pc.fill_null(pc.utf8_lower(cols["type"]), "track")
     cols["type"] = kind
-    props = t.column("properties") if "properties" in t.column_names else null_text
+    props = _storage(t.column("properties")) if "properties" in t.column_names else null_text
     if pa.types.is_large_string(props.type) or pa.types.is_binary(props.type):
         props = pc.cast(props, pa.string())
     cols["properties"] = props
@@ -153,7 +162,7 @@ def check_flat(batch: pa.RecordBatch, first_seq: int, first_row: int) -> FlatBat
     valid = pc.invert(bad)
     keep = pc.and_(valid, pc.is_in(kind, pa.array(EVENT_TYPES)))
     table = pa.table(cols).filter(keep)
-    by_type = Counter(pc.filter(kind, valid).to_pylist())
+    by_type = count_values(pc.filter(kind, valid))
     return FlatBatch(table, tuple(problems), n - pc.sum(valid).as_py(), by_type)
 
 
@@ -175,7 +184,7 @@ _PROPS = {
     ),
 }
 _STAGE_BASE = sqlglot.parse_one(
-    "INSERT INTO _stage SELECT _seq, _line, coalesce(message_id, _hash), timestamp, type, event, "
+    "SELECT _seq, _line, coalesce(message_id, _hash) AS message_id, timestamp, type, event, "
     "user_id, anonymous_id, account_id, properties FROM (SELECT _seq, _line, message_id, timestamp, "
     "type, event, user_id, anonymous_id, account_id, _props AS properties FROM _batch)",
     read="duckdb",
@@ -197,9 +206,9 @@ _STAGE_FLAT = {
 }
 
 
-def stage_statement(batch: FlatBatch, stage: str, view: str) -> sge.Expression:
-    """The INSERT that moves a checked flat batch into the staging table ``stage``."""
+def staged_rows(batch: FlatBatch) -> pa.Table:
+    """The checked batch in the staged-event layout: extras merged, missing ids hashed."""
     props = batch.table.schema.field("properties").type
     kind = "text" if pa.types.is_string(props) or pa.types.is_null(props) else "json"
     template = _STAGE_FLAT[(kind, "_extra" in batch.table.column_names)]
-    return sge.replace_tables(template, {"_stage": stage, "_batch": view})
+    return run(template, _batch=batch.table)

@@ -179,34 +179,32 @@ def _load(warehouse: Warehouse, task: FileTask, reserved: ReservedEvents, stamp:
         return load_reference(
             warehouse, task, stamp, stop_writing_on_problem=mode == "fail", tick=tick
         )
-    load = EventLoad(warehouse, reserved, stamp)
-    seq = 0
-    if task.form == "ndjson":
-        for chunk in iter_line_chunks(task, tick):
-            load.add_messages(extract_lines(chunk, seq))
-            seq += len(chunk.lines)
-    elif task.form == "json":
-        entries = load_json_entries(task)
-        for start in range(0, len(entries), 50_000):
-            part = entries[start : start + 50_000]
-            load.add_messages(extract_dicts(part, seq, range(start + 1, start + 1 + len(part))))
-            seq += len(part)
-    else:
-        if task.form == "csv":
-            names = [h.strip() for h in read_csv_header(task)]
-            batches = iter_csv_batches(task, tick)
+    with EventLoad(warehouse, reserved, stamp) as load:
+        seq = 0
+        if task.form == "ndjson":
+            for chunk in iter_line_chunks(task, tick):
+                load.add_messages(extract_lines(chunk, seq))
+                seq += len(chunk.lines)
+        elif task.form == "json":
+            entries = load_json_entries(task)
+            for start in range(0, len(entries), 50_000):
+                part = entries[start : start + 50_000]
+                load.add_messages(extract_dicts(part, seq, range(start + 1, start + 1 + len(part))))
+                seq += len(part)
         else:
-            batches = iter_parquet_batches(task, tick)
-            names = None
-        for batch in batches:
-            if names is None:
-                names = batch.schema.names
-            missing = header_problems(names)
-            if missing:
-                raise SourceError("; ".join(missing), line=1 if task.form == "csv" else None)
-            load.add_flat(check_flat(batch, seq, seq), batch.num_rows)
-            seq += batch.num_rows
-    return load.finish(write=not (mode == "fail" and load.problems))
+            if task.form == "csv":
+                names: list[str] | None = [h.strip() for h in read_csv_header(task)]
+                batches = iter_csv_batches(task, tick)
+            else:
+                batches = iter_parquet_batches(task, tick)
+                names = None
+            for batch in batches:
+                missing = header_problems(names if names is not None else batch.schema.names)
+                if missing:
+                    raise SourceError("; ".join(missing), line=1 if task.form == "csv" else None)
+                load.add_flat(check_flat(batch, seq, seq), batch.num_rows)
+                seq += batch.num_rows
+        return load.finish(write=not (mode == "fail" and load.problems))
 
 
 def _problems(task: FileTask, found: tuple[RowProblem, ...]) -> tuple[Problem, ...]:

@@ -75,9 +75,9 @@ def import_messages(
     started = utc_now()
     raw = extract_dicts(messages, 0, range(len(messages)))
     with warehouse.transaction():
-        load = EventLoad(warehouse, reserved, started)
-        load.add_messages(raw)
-        outcome = load.finish()
+        with EventLoad(warehouse, reserved, started) as load:
+            load.add_messages(raw)
+            outcome = load.finish()
         digest = hashlib.sha256(orjson.dumps(messages, default=str)).hexdigest()
         log_row(
             warehouse,

@@ -49,11 +49,13 @@ class EngineWrites:
 # The one place where engines differ for writes. Reads never branch on engine.
 ENGINE_WRITES: dict[str, EngineWrites] = {
     # Insertion order of imported rows means nothing (queries order explicitly);
-    # letting DuckDB drop it makes a bulk INSERT ... SELECT parallel.
+    # letting DuckDB drop it makes a bulk INSERT ... SELECT parallel. A memory
+    # limit makes DuckDB spill an import's staging data to disk instead of
+    # holding a whole file in RAM (the importer's "flat memory" promise).
     "duckdb": EngineWrites(
         dialect="duckdb",
         transactional=True,
-        bulk_settings=(("preserve_insertion_order", "false"),),
+        bulk_settings=(("preserve_insertion_order", "false"), ("memory_limit", "1GB")),
     ),
     "pyspark": EngineWrites(dialect="spark", transactional=False),
     "clickhouse": EngineWrites(dialect="clickhouse", transactional=False),
@@ -264,6 +266,21 @@ class Warehouse:
             yield name
         finally:
             self.backend.drop_table(name, force=True)
+
+    def temp_directory(self) -> Path | None:
+        """Where the engine spills to disk (DuckDB: next to the database file), if anywhere.
+
+        The importer stages big files there rather than in the system temp
+        folder, which may be RAM-backed (tmpfs). None for in-memory warehouses.
+        """
+        if self.engine != "duckdb":
+            return None
+        row = self.backend.con.execute("SELECT current_setting('temp_directory')").fetchone()
+        path = Path(row[0]) if row and row[0] else None
+        if path is None or not path.is_absolute():
+            return None
+        path.mkdir(parents=True, exist_ok=True)
+        return path
 
     def query_arrow(self, statement: sge.Expression) -> pa.Table:
         """Run a statement built with sqlglot from our own identifiers; return its rows.

@@ -185,6 +185,23 @@ def schemathesis_run() -> str:
     return ("passed" if result.returncode == 0 else "FAILED") + f" ({lines[-1] if lines else ''})"
 
 
+def cpu_seconds(pid: int) -> float:
+    import psutil
+
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system
+
+
+def spool_bytes(folder: Path) -> int:
+    total = 0
+    for path in folder.glob("spool-*.ndjson"):
+        try:
+            total += path.stat().st_size
+        except FileNotFoundError:  # a loaded segment removed meanwhile
+            pass
+    return total
+
+
 def pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))] * 1000 if values else float("nan")
 
@@ -203,19 +220,27 @@ def main() -> int:
     rows = []
 
     server = start_server(ws.root, port, log)
+    cpu_before = cpu_seconds(server.pid)
     acked, latencies, failures, elapsed = run_load(url, write_key, "a", SECONDS)
     events = len(acked) * BATCH
     drain = wait_drained(url, read_key)
+    cpu_us = (cpu_seconds(server.pid) - cpu_before) / max(events, 1) * 1e6
     rows.append(("sustained load", f"{SECONDS:.0f} s, {CLIENTS}x{THREADS} clients",
                  f"{events:,}", f"{events / elapsed:,.0f}", f"{pct(latencies, 0.5):.1f}",
-                 f"{pct(latencies, 0.99):.1f}", f"{failures}", f"drained {drain:.1f} s after"))  # fmt: skip
+                 f"{pct(latencies, 0.99):.1f}", f"{failures}",
+                 f"server CPU {cpu_us:.0f} µs/event incl. loading; drained {drain:.1f} s after"))  # fmt: skip
+    spool = ws.root / ".impactlens" / "spool"
 
     def kill_midway() -> None:
-        time.sleep(min(5.0, SECONDS / 2))  # let the load run, then pull the plug
+        # Pull the plug once a few MB more have been acknowledged (spooled), whatever the load.
+        start = spool_bytes(spool)
+        deadline = time.monotonic() + 120
+        while spool_bytes(spool) < start + 2_000_000 and time.monotonic() < deadline:
+            time.sleep(0.05)
         server.send_signal(signal.SIGKILL)
 
     crash_acked, crash_lat, crash_fail, crash_elapsed = run_load(
-        url, write_key, "b", min(10.0, SECONDS), during=kill_midway
+        url, write_key, "b", min(15.0, SECONDS), during=kill_midway
     )
     server.wait()
     restart_started = time.perf_counter()
@@ -238,7 +263,8 @@ def main() -> int:
                  f"restart+replay {restart:.1f} s (drain {replay:.1f} s)"))  # fmt: skip
 
     print(f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"Python {platform.python_version()}, {platform.system()} {platform.release()}\n")  # fmt: skip
+          f"Python {platform.python_version()}, {platform.system()} {platform.release()}, "
+          f"load average {os.getloadavg()[0]:.1f} at the end\n")  # fmt: skip
     print("| phase | load | events acked | events/s | p50 ms | p99 ms | failed requests | note |")
     print("|---|---|---:|---:|---:|---:|---:|---|")
     for row in rows:

@@ -139,15 +139,13 @@ def forecast_from_origins(
         warnings.simplefilter("ignore")
         for params in fitted.param_sets:
             filtered = model.filter(params).filter_results
-            loadings = _loadings(filtered, horizon)
+            powers = _transition_powers(filtered, horizon)
             paths = []
             for t in origins:
+                designs = _future_designs(filtered, exog, t, horizon)
+                loadings = np.einsum("hs,hst->ht", designs, powers)
                 mean = loadings @ filtered.predicted_state[:, t]
-                if exog is not None:
-                    # With mle_regression the coefficients are the last
-                    # parameters and enter the observation equation as an intercept.
-                    mean = mean + exog[t : t + horizon] @ params[-exog.shape[1] :]
-                paths.append((mean, _joint_forecast_cov(filtered, loadings, t)))
+                paths.append((mean, _joint_forecast_cov(filtered, designs, powers, t)))
             per_set.append(paths)
     w = fitted.weights
     result = []
@@ -171,6 +169,7 @@ def _build(fitted: FittedModel, y: np.ndarray, controls: np.ndarray | None):
         seasonal=fitted.spec.season_length,
         stochastic_seasonal=False,
         exog=exog,
+        mle_regression=False,
     )
 
 
@@ -218,32 +217,51 @@ def _slope_grid(
     return tuple(s for s, k in zip(sets, keep, strict=True) if k), kept
 
 
-def _loadings(filtered: object, horizon: int) -> np.ndarray:
-    """Row i is Z T^i: how day n+1+i loads on the predicted state of day n+1."""
-    design = filtered.design[:, :, 0]  # type: ignore[attr-defined]
+def _transition_powers(filtered: object, horizon: int) -> np.ndarray:
+    """T^0 .. T^(horizon-1) of the (time-invariant) transition matrix."""
     transition = filtered.transition[:, :, 0]  # type: ignore[attr-defined]
-    loadings = np.empty((horizon, design.shape[1]))
-    loadings[0] = design[0]
+    powers = np.empty((horizon, *transition.shape))
+    powers[0] = np.eye(transition.shape[0])
     for i in range(1, horizon):
-        loadings[i] = loadings[i - 1] @ transition
-    return loadings
+        powers[i] = powers[i - 1] @ transition
+    return powers
 
 
-def _joint_forecast_cov(filtered: object, loadings: np.ndarray, origin: int) -> np.ndarray:
-    """Cov(y_{n+i}, y_{n+j}) = Z P_i (T')^(j-i) Z' + H [i = j], with P_{i+1} = T P_i T' + R Q R'.
+def _future_designs(
+    filtered: object, exog: np.ndarray | None, origin: int, horizon: int
+) -> np.ndarray:
+    """Design row Z_t of each forecast day; the regression states load on that day's controls.
 
-    P_1 is the filter's predicted state covariance for the origin day; the recursion is the Kalman forecast step without observations.
+    The coefficients of the control series are the last states (statsmodels'
+    `mle_regression=False`), so their estimation error is part of the state
+    covariance and reaches the forecast interval.
     """
-    transition = filtered.transition[:, :, 0]  # type: ignore[attr-defined]
+    base = filtered.design[0, :, 0]  # type: ignore[attr-defined]
+    designs = np.tile(base, (horizon, 1))
+    if exog is not None:
+        designs[:, -exog.shape[1] :] = exog[origin : origin + horizon]
+    return designs
+
+
+def _joint_forecast_cov(
+    filtered: object, designs: np.ndarray, powers: np.ndarray, origin: int
+) -> np.ndarray:
+    """Cov(y_i, y_j) = Z_i P_i (T^(j-i))' Z_j' + H [i = j], P_{i+1} = T P_i T' + R Q R'.
+
+    P_0 is the filter's predicted state covariance for the origin day; the
+    recursion is the Kalman forecast step without observations.
+    """
+    transition = powers[1] if len(powers) > 1 else np.eye(powers.shape[1])
     selection = filtered.selection[:, :, 0]  # type: ignore[attr-defined]
     state_noise = selection @ filtered.state_cov[:, :, 0] @ selection.T  # type: ignore[attr-defined]
     obs_var = float(filtered.obs_cov[0, 0, 0])  # type: ignore[attr-defined]
     state_cov = filtered.predicted_state_cov[:, :, origin]  # type: ignore[attr-defined]
-    horizon = len(loadings)
+    horizon = len(designs)
     cov = np.empty((horizon, horizon))
     for i in range(horizon):
-        # Cov(y_i, y_j) for j >= i: (Z T^(j-i)) P_i Z'.
-        column = loadings[: horizon - i] @ state_cov @ loadings[0]
+        # Row j >= i of Z_j T^(j-i): how day j loads on the state of day i.
+        ahead = np.einsum("js,jst->jt", designs[i:], powers[: horizon - i])
+        column = ahead @ state_cov @ designs[i]
         cov[i, i:] = column
         cov[i:, i] = column
         state_cov = transition @ state_cov @ transition.T + state_noise

@@ -124,15 +124,18 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def normalize(message: dict[str, Any], envelope: dict[str, Any], received: datetime) -> dict:
+def normalize(
+    message: dict[str, Any], envelope: dict[str, Any], received: datetime, received_iso: str = ""
+) -> dict:
     """Segment's server-side defaults applied to one message (a new dict)."""
+    received_iso = received_iso or _iso(received)
     out = dict(message)
     out.pop("writeKey", None)
     shared = envelope.get("context")
     if isinstance(shared, dict):
         own = out.get("context")
         out["context"] = {**shared, **own} if isinstance(own, dict) else dict(shared)
-    out["receivedAt"] = _iso(received)
+    out["receivedAt"] = received_iso
     if out.get("timestamp") in (None, ""):
         original = _parse_time(out.get("originalTimestamp"))
         sent = _parse_time(out.get("sentAt") or envelope.get("sentAt"))
@@ -143,7 +146,7 @@ def normalize(message: dict[str, Any], envelope: dict[str, Any], received: datet
         elif out.get("originalTimestamp") is not None:
             out["timestamp"] = out["originalTimestamp"]  # unparseable: the importer says why
         else:
-            out["timestamp"] = _iso(received)
+            out["timestamp"] = received_iso
     return out
 
 
@@ -159,11 +162,12 @@ def encode_lines(
     kept: list[dict] = []
     lines: list[bytes] = []
     errors: list[MessageError] = []
+    received_iso = _iso(received)
     for index, message in enumerate(messages):
         if not isinstance(message, dict):
             errors.append(MessageError(index, None, "a message must be a JSON object"))
             continue
-        normalized = normalize(message, envelope, received)
+        normalized = normalize(message, envelope, received, received_iso)
         line = orjson.dumps(normalized)
         if len(line) > max_message_bytes:
             errors.append(

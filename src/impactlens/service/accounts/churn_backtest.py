@@ -188,7 +188,11 @@ def backtest(
         p = Model(config).fit(x, y).predict(test.features)
         null = None
         if config.null_check:
-            null = _auc(yt, Model(config).fit(x, rng.permutation(y)).predict(test.features))
+            nulls = [
+                _auc(yt, Model(config).fit(x, rng.permutation(y)).predict(test.features))
+                for _ in range(config.null_repeats)
+            ]
+            null = float(np.mean([a for a in nulls if a is not None]))
         top = np.argsort(-p, kind="stable")[:k]
         health_auc = None
         if health_scores is not None:

@@ -137,6 +137,7 @@ class ChurnConfig(_Strict):
     calibration_bins: int = Field(5, ge=2, le=20)
     regularization: float = Field(1.0, gt=0)  # C of the logistic regression
     null_check: bool = True  # also back-test on shuffled labels (expected AUC ~ 0.5)
+    null_repeats: int = Field(3, ge=1, le=50)  # shuffles per fold, averaged
     seed: int = 0
 
 

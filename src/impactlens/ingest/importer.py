@@ -31,7 +31,7 @@ from impactlens.ingest.flat_events import check_flat, header_problems
 from impactlens.ingest.message_checks import RowProblem
 from impactlens.ingest.ndjson import extract_lines
 from impactlens.ingest.reference_load import load_reference
-from impactlens.ingest.report import FileReport, ImportReport
+from impactlens.ingest.report import FileReport, FileStatus, ImportReport
 from impactlens.ingest.segment import extract_dicts
 from impactlens.ingest.sources import (
     SourceError,
@@ -99,7 +99,7 @@ def import_path(
     reports = []
     for task in tasks:
         if task.problem:
-            status = "failed" if path.is_file() or task.entity else "skipped"
+            status: FileStatus = "failed" if path.is_file() or task.entity else "skipped"
             problem = Problem(task.problem, file=str(task.path))
             reports.append(
                 FileReport(

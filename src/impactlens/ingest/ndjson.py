@@ -68,7 +68,8 @@ def _as_text(lines: pa.Array) -> tuple[pa.Array, pa.Array]:
         return lines.cast(pa.large_string()), pa.nulls(len(lines), pa.string())
     except pa.ArrowInvalid:
         pass
-    texts, details = [], []
+    texts: list[str | None] = []
+    details: list[str | None] = []
     for raw in lines.to_pylist():
         try:
             texts.append(raw.decode("utf-8"))

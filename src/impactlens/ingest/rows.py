@@ -33,7 +33,7 @@ class CheckedRow:
     problems: list[tuple[str | None, str]] = field(default_factory=list)
 
 
-def _choices(options: tuple[str, ...]) -> str:
+def _choices(options: tuple[str, ...] | list[str]) -> str:
     return ", ".join(options[:-1]) + " or " + options[-1] if len(options) > 1 else options[0]
 
 

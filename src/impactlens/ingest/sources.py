@@ -53,7 +53,7 @@ def open_binary(task: FileTask) -> Iterator[tuple[IO[bytes], IO[bytes]]]:
     with open(task.path, "rb") as raw:
         if task.gzip:
             with gzip.GzipFile(fileobj=raw) as decoded:
-                yield decoded, raw
+                yield decoded, raw  # type: ignore[misc]
         else:
             yield raw, raw
 

@@ -104,8 +104,9 @@ def test_placebo_ship_indices(n_pre, horizon, expected):
 
 
 def test_local_level_on_a_growing_metric_refuses_the_verdict():
-    # A metric growing 0.3% a day: a flat local-level forecast misses every placebo.
-    y = _series(5, drift=3)
+    # A metric growing 0.8% a day: a flat local-level forecast misses every placebo
+    # (placebo z-scores 2.1 to 2.8, inflation 2.46 > 2).
+    y = _series(0, drift=8)
     result = estimate_counterfactual(y, 84, trend="local_level")
     assert result.calibration.inflation > 2.0
     assert result.validity_problem.startswith("pre-period does not predict itself")

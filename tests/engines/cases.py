@@ -136,56 +136,107 @@ def seeded_world(seed: int = 7, events: int = 160) -> World:
     rng = random.Random(seed)
     w = World()
     for aid, plan in zip(ACCOUNTS, ("pro", "free", None), strict=True):
-        w.accounts.append({"account_id": aid, "plan": plan, "segment": "smb",
-                           "attributes": json.dumps({"tier": rng.choice([1, 2])})})
+        w.accounts.append(
+            {
+                "account_id": aid,
+                "plan": plan,
+                "segment": "smb",
+                "attributes": json.dumps({"tier": rng.choice([1, 2])}),
+            }
+        )
     for i, uid in enumerate(USERS):
-        w.users.append({"user_id": uid, "account_id": None if i == 5 else ACCOUNTS[i % 3],
-                        "attributes": json.dumps({"role": rng.choice(["admin", "member"])})})
+        w.users.append(
+            {
+                "user_id": uid,
+                "account_id": None if i == 5 else ACCOUNTS[i % 3],
+                "attributes": json.dumps({"role": rng.choice(["admin", "member"])}),
+            }
+        )
     for k in range(events):
         uid = rng.choice(USERS)
-        props: dict[str, Any] = rng.choice([
-            {}, {"flags": {"search_v2": rng.random() < 0.5}},
-            {"n": rng.randrange(8), "source": rng.choice(["organic", "paid"])},
-        ])
+        props: dict[str, Any] = rng.choice(
+            [
+                {},
+                {"flags": {"search_v2": rng.random() < 0.5}},
+                {"n": rng.randrange(8), "source": rng.choice(["organic", "paid"])},
+            ]
+        )
         second = rng.choice(EDGES) if rng.random() < 0.4 else rng.randrange(86400)
-        w.events.append({
-            "message_id": f"m{k}", "event": rng.choice(NAMES), "actor_id": uid, "user_id": uid,
-            "account_id": w.account_of(uid), "properties": json.dumps(props),
-            "timestamp": BASE + timedelta(days=rng.randrange(36), seconds=second),
-        })
+        w.events.append(
+            {
+                "message_id": f"m{k}",
+                "event": rng.choice(NAMES),
+                "actor_id": uid,
+                "user_id": uid,
+                "account_id": w.account_of(uid),
+                "properties": json.dumps(props),
+                "timestamp": BASE + timedelta(days=rng.randrange(36), seconds=second),
+            }
+        )
     for k in range(40):
         uid = rng.choice(USERS)
         survey = rng.choice(["nps", "csat"])
-        w.surveys.append({"response_id": f"r{k}", "user_id": uid, "account_id": w.account_of(uid),
-                          "survey": survey, "score": float(rng.randrange(11 if survey == "nps" else 6)),
-                          "responded_at": BASE + timedelta(seconds=rng.randrange(36 * 86400))})
+        w.surveys.append(
+            {
+                "response_id": f"r{k}",
+                "user_id": uid,
+                "account_id": w.account_of(uid),
+                "survey": survey,
+                "score": float(rng.randrange(11 if survey == "nps" else 6)),
+                "responded_at": BASE + timedelta(seconds=rng.randrange(36 * 86400)),
+            }
+        )
     for k in range(30):
         uid = rng.choice(USERS)
         created = BASE + timedelta(seconds=rng.randrange(36 * 86400))
-        w.tickets.append({"ticket_id": f"t{k}", "user_id": uid, "account_id": w.account_of(uid),
-                          "created_at": created, "priority": "high",
-                          "solved_at": created + timedelta(seconds=rng.randrange(5 * 86400))
-                          if rng.random() < 0.8 else None})
+        w.tickets.append(
+            {
+                "ticket_id": f"t{k}",
+                "user_id": uid,
+                "account_id": w.account_of(uid),
+                "created_at": created,
+                "priority": "high",
+                "solved_at": created + timedelta(seconds=rng.randrange(5 * 86400))
+                if rng.random() < 0.8
+                else None,
+            }
+        )
     for aid in ACCOUNTS:
         for month in range(6):
             if rng.random() < 0.8:
-                w.revenue.append({"account_id": aid, "period_start": date(2025 + (10 + month) // 12,
-                                  (10 + month) % 12 + 1, 1), "mrr": float(rng.choice([0, 50, 100, 150])),
-                                  "plan": "pro", "status": rng.choice(["active", "active", "churned"])})
+                w.revenue.append(
+                    {
+                        "account_id": aid,
+                        "period_start": date(2025 + (10 + month) // 12, (10 + month) % 12 + 1, 1),
+                        "mrr": float(rng.choice([0, 50, 100, 150])),
+                        "plan": "pro",
+                        "status": rng.choice(["active", "active", "churned"]),
+                    }
+                )
     return w
 
 
 def window_for(case: Case) -> dict:
     if case.metric in ("mrr", "nrr"):
-        return {"timezone": "UTC", "grain": "month", "start": date(2025, 11, 1), "end": date(2026, 5, 1)}
+        return {
+            "timezone": "UTC",
+            "grain": "month",
+            "start": date(2025, 11, 1),
+            "end": date(2026, 5, 1),
+        }
     return {"timezone": TZ, "grain": case.grain, "start": START, "end": END}
 
 
 def actor_window(case: Case) -> dict:
     start, end = window_for(case)["start"], window_for(case)["end"]
     windows = {k: v for k, v in WINDOWS.items()}
-    return {"start": start, "end": end, "timezone": window_for(case)["timezone"],
-            "as_datetime": False, "windows": windows}
+    return {
+        "start": start,
+        "end": end,
+        "timezone": window_for(case)["timezone"],
+        "as_datetime": False,
+        "windows": windows,
+    }
 
 
 def moment(days: int) -> datetime:

@@ -1,9 +1,68 @@
-"""Whether a query may read the hourly rollup instead of raw events."""
+"""Whether a query may read the hourly event rollup instead of raw events.
+
+The rollup (warehouse/rollups.py) keeps events per UTC hour, event, actor and
+account. A metric can use it without changing any number when:
+
+- its kind only needs which local day an event falls in and how many events
+  there were (count, unique, ratio of those, stickiness);
+- no filter or segment reads event properties or flags (the rollup has none);
+- the time zone's offsets are whole hours over the queried range;
+- it is a series (per-actor windows may start mid-hour);
+- the rollup covers exactly the events table (``rollup_is_fresh``).
+
+``source="auto"`` uses it when all hold, ``"events"`` never, ``"rollup"``
+insists (a UserError says which condition fails).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from impactlens.errors import UserError
+from impactlens.metrics.fields import parse_field
+from impactlens.metrics.query import Query, SeriesGrouping
+from impactlens.metrics.spec import EventCount, MetricBase, RatioMetric
+from impactlens.metrics.timebase import whole_hour_offsets
+from impactlens.warehouse.rollups import rollup_is_fresh
 
-def use_rollup(warehouse: Any, metric: Any, query: Any, source: str) -> bool:
-    return False
+ROLLUP_KINDS = ("count", "unique", "ratio", "stickiness")
+SOURCES = ("auto", "events", "rollup")
+
+
+def _fields(metric: MetricBase, query: Query) -> list[str]:
+    fields = [f.field for f in (*metric.filters, *query.filters)]
+    if isinstance(metric, RatioMetric):
+        for ref in (metric.numerator, metric.denominator):
+            part = ref if isinstance(ref, EventCount) else metric.part(ref)
+            fields += [f.field for f in getattr(part, "filters", ())]
+    if query.segment is not None:
+        fields.append(query.segment.text)
+    return fields
+
+
+def rollup_blocker(warehouse: Any, metric: MetricBase, query: Query) -> str | None:
+    """Why this query cannot read the rollup, or None when it can."""
+    if metric.kind not in ROLLUP_KINDS:
+        return f"{metric.kind} metrics need exact event times"
+    if not isinstance(query.grouping, SeriesGrouping):
+        return "per-actor windows may start mid-hour"
+    for text in _fields(metric, query):
+        if parse_field(text).namespace in ("event", "flag"):
+            return f"{text} reads event properties, which the rollup does not keep"
+    tb = query.grouping.timebase
+    if not whole_hour_offsets(tb.timezone, *tb.exact_range):
+        return f"{tb.timezone} has offsets that are not whole hours"
+    if not rollup_is_fresh(warehouse):
+        return "the rollup does not cover the events table (run an import or rebuild_rollups)"
+    return None
+
+
+def use_rollup(warehouse: Any, metric: MetricBase, query: Query, source: str) -> bool:
+    if source not in SOURCES:
+        raise UserError(f"source must be one of {', '.join(SOURCES)}, got {source!r}")
+    if source == "events":
+        return False
+    blocker = rollup_blocker(warehouse, metric, query)
+    if source == "rollup" and blocker is not None:
+        raise UserError(f"{metric.name} cannot read the hourly rollup: {blocker}")
+    return blocker is None

@@ -25,6 +25,7 @@ import ibis.expr.types as ir
 from impactlens.metrics.engines import json_text
 from impactlens.metrics.fields import ACCOUNT_COLUMNS, USER_COLUMNS, FieldRef, parse_field
 from impactlens.metrics.spec import FilterSpec
+from impactlens.warehouse.schema import ROLLUP_TABLE
 
 NO_SEGMENT = "(none)"
 _SOURCE_COLUMNS: dict[str, dict[str, str]] = {
@@ -171,7 +172,7 @@ def event_rows(
     actor, ``weight`` = events); only valid without ``event.``/``flag.`` fields.
     """
     if rollup:
-        table = warehouse.table("event_hourly")
+        table = warehouse.table(ROLLUP_TABLE)
         rows = table.select(
             ts=table.hour,
             uid=table.actor_id,

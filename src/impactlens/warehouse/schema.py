@@ -25,10 +25,12 @@ from typing import Literal
 import ibis
 import ibis.expr.schema as sch
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 META_TABLE = "_impactlens_meta"
 IMPORTS_TABLE = "_impactlens_imports"
+# Derived: events per (UTC hour, event, actor, account), kept by warehouse/rollups.py.
+ROLLUP_TABLE = "_impactlens_event_hourly"
 
 TS = "timestamp"
 STR = "string"
@@ -295,6 +297,7 @@ META_TABLES: dict[str, dict[str, str]] = {
         "started_at": TS,
         "finished_at": TS,
     },
+    ROLLUP_TABLE: {"hour": TS, "event": STR, "actor_id": STR, "account_id": STR, "n": I64},
 }
 
 
@@ -311,5 +314,13 @@ class Migration:
     apply: Callable[[object], None]
 
 
-# Appended to as the schema grows; empty while SCHEMA_VERSION == 1.
-MIGRATIONS: list[Migration] = []
+def _backfill_event_rollup(warehouse: object) -> None:
+    from impactlens.warehouse.rollups import rebuild_rollups  # rollups imports this module
+
+    rebuild_rollups(warehouse)
+
+
+# Appended to as the schema grows.
+MIGRATIONS: list[Migration] = [
+    Migration(2, "hourly per-actor event rollup, back-filled", _backfill_event_rollup),
+]

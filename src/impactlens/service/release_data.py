@@ -136,8 +136,8 @@ def actor_panels(
     """Per-actor numerator/denominator in the pre and post windows, split into exposed/unexposed.
 
     One metric query per window for every actor; membership is decided here.
-    An actor seen in only one window counts 0 in the other: a user who stops
-    searching after a release is part of its effect, not missing data. For
+    The population is the actors active in the post window (exposure is only
+    observable there); one not seen before counts 0 in the pre window. For
     additive (ratio) metrics the pre window is the sum of its two halves, so
     three queries serve the estimate and its parallel-trends placebo.
     """
@@ -169,7 +169,10 @@ def actor_panels(
     else:
         pre, _ = per_actor(windows.pre_start, windows.ship)
 
-    everyone = sorted(set(pre) | set(post))
+    # Both groups are the actors active after the ship date: exposure to a flag can
+    # only be seen in actors who came back, so counting the ones who left only in
+    # the unexposed group would turn churn into a fake trend there.
+    everyone = sorted(post)
     panels = {}
     for group, actors in (
         ("exposed", [a for a in everyone if a in exposed]),

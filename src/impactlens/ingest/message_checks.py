@@ -19,13 +19,10 @@ from impactlens.ingest.segment import (
     EVENT_TYPES,
     ID_TYPES,
     TYPES,
+    Fields,
     RawMessages,
-    absent,
     canonical_hash,
-    filled,
-    is_one_of,
-    val,
-    wrong_type,
+    invalid_json_detail,
 )
 from impactlens.ingest.values import TIMESTAMP_HINT, TS_TYPE, parse_timestamp_array
 
@@ -83,16 +80,17 @@ def _quote(value: Any) -> str:
 def check_messages(raw: RawMessages) -> CheckedMessages:
     """Apply every message rule to ``raw``; see docs/data-contract.md for the list."""
     t = raw.table
+    f = Fields(t)
     ok = pc.fill_null(t.column("ok"), False)
     obj = pc.and_(ok, pc.fill_null(pc.equal(t.column("root"), "OBJECT"), False))
-    type_absent = absent(t, "type")
-    kind = pc.if_else(type_absent, pa.scalar("track"), val(t, "type"))
-    typed = pc.or_(type_absent, is_one_of(t, "type", ["VARCHAR"]))
+    type_absent = f.absent("type")
+    kind = pc.if_else(type_absent, pa.scalar("track"), f.val("type"))
+    typed = pc.or_(type_absent, f.is_one_of("type", ["VARCHAR"]))
     known = pc.and_(typed, pc.fill_null(pc.is_in(kind, pa.array(TYPES)), False))
     is_kind = {k: pc.and_(known, pc.fill_null(pc.equal(kind, k), False)) for k in TYPES}
 
-    ts_string = is_one_of(t, "timestamp", ["VARCHAR"])
-    ts_text = pc.if_else(ts_string, val(t, "timestamp"), pa.scalar(None, pa.string()))
+    ts_string = f.is_one_of("timestamp", ["VARCHAR"])
+    ts_text = pc.if_else(ts_string, f.val("timestamp"), pa.scalar(None, pa.string()))
     timestamps = parse_timestamp_array(ts_text.combine_chunks())
 
     problems: list[RowProblem] = []
@@ -116,8 +114,6 @@ def check_messages(raw: RawMessages) -> CheckedMessages:
     def invalid_json(i: int) -> str:
         why = detail[i].as_py()
         if why is None:
-            from impactlens.ingest.segment import invalid_json_detail
-
             why = invalid_json_detail(raw.source[i])
         return f"invalid JSON: {why}"
 
@@ -132,36 +128,36 @@ def check_messages(raw: RawMessages) -> CheckedMessages:
     rule(pc.and_(typed, pc.invert(known)), "type",
          lambda i: f"unknown type {_quote(kind[i].as_py())} (expected {', '.join(TYPES)})")  # fmt: skip
     for field in ("userId", "anonymousId", "messageId", "context.groupId", "groupId"):
-        rule(wrong_type(t, field, ID_TYPES), field, f"{field} must be a string")
+        rule(f.wrong_type(field, ID_TYPES), field, f"{field} must be a string")
     for field in ("properties", "context", "traits"):
-        rule(wrong_type(t, field, ["OBJECT"]), field, f"{field} must be an object")
-    who = pc.or_(filled(t, "userId"), filled(t, "anonymousId"))
+        rule(f.wrong_type(field, ["OBJECT"]), field, f"{field} must be an object")
+    who = pc.or_(f.filled("userId"), f.filled("anonymousId"))
     rule(pc.invert(who), "userId", "no userId or anonymousId")
-    rule(absent(t, "timestamp"), "timestamp", "missing timestamp")
+    rule(f.absent("timestamp"), "timestamp", "missing timestamp")
     rule(
-        wrong_type(t, "timestamp", ["VARCHAR"]), "timestamp", "timestamp must be an ISO-8601 string"
+        f.wrong_type("timestamp", ["VARCHAR"]), "timestamp", "timestamp must be an ISO-8601 string"
     )
     rule(pc.and_(ts_string, pc.is_null(timestamps)), "timestamp",
          lambda i: f"unparseable timestamp {_quote(ts_text[i].as_py())} ({TIMESTAMP_HINT})")  # fmt: skip
-    rule(pc.and_(is_kind["track"], absent(t, "event")), "event", "track without event")
+    rule(pc.and_(is_kind["track"], f.absent("event")), "event", "track without event")
     rule(
-        pc.and_(is_kind["track"], wrong_type(t, "event", ["VARCHAR"])),
+        pc.and_(is_kind["track"], f.wrong_type("event", ["VARCHAR"])),
         "event",
         "event must be a string",
     )
     rule(
-        pc.and_(is_kind["track"], pc.fill_null(pc.equal(val(t, "event"), ""), False)),
+        pc.and_(is_kind["track"], pc.fill_null(pc.equal(f.val("event"), ""), False)),
         "event",
         "track without event",
     )
-    rule(wrong_type(t, "name", ["VARCHAR"]), "name", "name must be a string")
+    rule(f.wrong_type("name", ["VARCHAR"]), "name", "name must be a string")
     rule(
-        pc.and_(is_kind["identify"], pc.invert(filled(t, "userId"))),
+        pc.and_(is_kind["identify"], pc.invert(f.filled("userId"))),
         "userId",
         "identify without userId",
     )
     rule(
-        pc.and_(is_kind["group"], pc.invert(filled(t, "groupId"))),
+        pc.and_(is_kind["group"], pc.invert(f.filled("groupId"))),
         "groupId",
         "group without groupId",
     )
@@ -172,31 +168,33 @@ def check_messages(raw: RawMessages) -> CheckedMessages:
     people_mask = pc.and_(valid, pc.or_(is_kind["identify"], is_kind["group"]))
     people = tuple(pc.indices_nonzero(people_mask).to_pylist())
     events = _event_rows(
-        raw, kind, timestamps, pc.and_(valid, pc.is_in(kind, pa.array(EVENT_TYPES)))
+        raw, f, kind, timestamps, pc.and_(valid, pc.is_in(kind, pa.array(EVENT_TYPES)))
     )
     problems.sort(key=lambda p: p.seq)
     return CheckedMessages(events, people, tuple(problems), rejected, by_type)
 
 
-def _event_rows(raw: RawMessages, kind: Any, timestamps: pa.Array, keep: Any) -> pa.Table:
+def _event_rows(
+    raw: RawMessages, f: Fields, kind: Any, timestamps: pa.Array, keep: Any
+) -> pa.Table:
     """The staged-event layout of the valid track/page/screen rows."""
     t = raw.table
     null = pa.scalar(None, pa.string())
 
     def text_if(mask: Any, name: str) -> Any:
-        return pc.if_else(mask, val(t, name), null)
+        return pc.if_else(mask, f.val(name), null)
 
-    page_name = pc.if_else(filled(t, "name", ["VARCHAR"]), val(t, "name"), pa.scalar("Page Viewed"))
+    page_name = pc.if_else(f.filled("name", ["VARCHAR"]), f.val("name"), pa.scalar("Page Viewed"))
     screen_name = pc.if_else(
-        filled(t, "name", ["VARCHAR"]), val(t, "name"), pa.scalar("Screen Viewed")
+        f.filled("name", ["VARCHAR"]), f.val("name"), pa.scalar("Screen Viewed")
     )
     event = pc.case_when(
         pc.make_struct(pc.equal(kind, "page"), pc.equal(kind, "screen")),
         page_name,
         screen_name,
-        val(t, "event"),
+        f.val("event"),
     )
-    message_id = text_if(filled(t, "messageId"), "messageId")
+    message_id = text_if(f.filled("messageId"), "messageId")
     columns = {
         "_seq": t.column("_seq"),
         "_line": t.column("_line"),
@@ -204,10 +202,10 @@ def _event_rows(raw: RawMessages, kind: Any, timestamps: pa.Array, keep: Any) ->
         "timestamp": timestamps,
         "type": kind,
         "event": event,
-        "user_id": text_if(filled(t, "userId"), "userId"),
-        "anonymous_id": text_if(filled(t, "anonymousId"), "anonymousId"),
-        "account_id": text_if(filled(t, "context.groupId"), "context.groupId"),
-        "properties": text_if(is_one_of(t, "properties", ["OBJECT"]), "properties"),
+        "user_id": text_if(f.filled("userId"), "userId"),
+        "anonymous_id": text_if(f.filled("anonymousId"), "anonymousId"),
+        "account_id": text_if(f.filled("context.groupId"), "context.groupId"),
+        "properties": text_if(f.is_one_of("properties", ["OBJECT"]), "properties"),
     }
     table = pa.table({k: columns[k] for k in STAGED_EVENT.names}).cast(STAGED_EVENT)
     missing = pc.and_(keep, pc.is_null(message_id))

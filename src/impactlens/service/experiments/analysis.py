@@ -109,13 +109,13 @@ def _user_level(settings, data: MetricData, control: str, variation: str, hib: b
     """Unadjusted, per user and per account: same lift, two variances (cluster metrics only)."""
     if data.user_level is None:
         return None
-    users = [pool([s for _, s in data.user_level.get(v, [])]) for v in (control, variation)]
-    accounts = [pool([s for _, s in data.days.get(v, [])]) for v in (control, variation)]
-    kind = statistic_kind(users[0] + users[1], data.plan.metric.kind, cluster=False)
-    u = _test_pair(settings, *users, kind, False, hib)
-    a = _test_pair(settings, *accounts, RATIO, False, hib)
+    uc, ut = (pool([s for _, s in data.user_level.get(v, [])]) for v in (control, variation))
+    ac, at = (pool([s for _, s in data.days.get(v, [])]) for v in (control, variation))
+    kind = statistic_kind(uc + ut, data.plan.metric.kind, cluster=False)
+    u = _test_pair(settings, uc, ut, kind, False, hib)
+    a = _test_pair(settings, ac, at, RATIO, False, hib)
     return UserLevelComparison(
-        users[0].n, users[1].n, u.effect,
+        uc.n, ut.n, u.effect,
         u.ci_lower, u.ci_upper, getattr(u, "p_value", math.nan),
         a.ci_lower, a.ci_upper, getattr(a, "p_value", math.nan),
     )  # fmt: skip
@@ -125,7 +125,7 @@ def _pre_period(settings, c: UnitSums, t: UnitSums, kind: str) -> tuple[float, f
     """The covariate compared between arms: randomisation makes it equal in expectation."""
     if not (c + t).has_covariate:
         return None
-    pre = [
+    pc, pt = (
         UnitSums(
             s.n,
             s.pre_sum,
@@ -136,8 +136,8 @@ def _pre_period(settings, c: UnitSums, t: UnitSums, kind: str) -> tuple[float, f
             d_known=s.d_known,
         )
         for s in (c, t)
-    ]
-    r = _test_pair(TestSettings("frequentist", settings.alpha), *pre, kind, False, True)
+    )
+    r = _test_pair(TestSettings("frequentist", settings.alpha), pc, pt, kind, False, True)
     return (r.effect, r.p_value) if r.error is None else None
 
 

@@ -16,8 +16,10 @@ Rules (docs/experiments.md gives the reasons):
   ``entry_grace`` (default 1 hour): exposures are usually logged just after the
   event that triggers them (a sign-up), and without the grace every such funnel
   would be empty.
-- **CUPED** covariate: the same metric over ``pre_days`` before exposure, for
-  count/unique/ticket metrics, whose windows the metrics layer bounds exactly.
+- **CUPED** covariate: the same metric's numerator over ``pre_days`` before
+  exposure, for count, unique, ticket and ratio metrics, whose windows the
+  metrics layer bounds exactly (funnels and retention follow an entry forward
+  in time and could leak post-exposure behaviour into the covariate).
 - **Accounts as units** (``unit: account``) with a per-user metric: the per-user
   numerators and denominators are summed per account (cluster-robust delta
   method); the user-level sums come along for the comparison the readout shows.
@@ -31,6 +33,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import ibis
+import ibis.expr.operations as ops
 import ibis.expr.types as ir
 
 from impactlens.domain import Experiment
@@ -155,7 +158,7 @@ def collect_metric(
 
 
 def _metric_expr(warehouse, catalog, plan, actors: ir.Table, start, end, timezone) -> ir.Table:
-    return metric_per_actor_expr(
+    expr = metric_per_actor_expr(
         warehouse,
         plan.metric,
         start=start,
@@ -165,6 +168,10 @@ def _metric_expr(warehouse, catalog, plan, actors: ir.Table, start, end, timezon
         timezone=timezone,
         catalog=catalog,
     )
+    # The per-actor table comes sorted for display; only sums are taken from it here,
+    # and a sort of every exposed unit is a tenth of the query at a million units.
+    op = expr.op()
+    return op.parent.to_expr() if isinstance(op, ops.Sort) else expr
 
 
 def _per_unit(warehouse, catalog, plan, units, window, timezone, pre_days) -> ir.Table:

@@ -82,7 +82,7 @@ class UnitSums:
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Self:
         """From a warehouse row; NULL sums (no units) read as 0, Decimals as floats."""
-        values = {}
+        values: dict[str, Any] = {}
         for f in fields(cls):
             raw = row.get(f.name)
             values[f.name] = (int if f.type == "int" else float)(raw or 0)

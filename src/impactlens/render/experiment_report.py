@@ -153,6 +153,7 @@ def _env(html: bool) -> Environment:
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        keep_trailing_newline=True,
     )
     env.filters |= {"pct": pct, "num": num, "p": p_text}
     env.globals |= {"metric_value": metric_value, "slug": _slug, "isfinite": math.isfinite}

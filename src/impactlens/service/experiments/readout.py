@@ -172,7 +172,7 @@ def _metric_readout(
         )
     if plan.grace:
         notes.append(
-            f"The metric's entry event may precede the exposure by up to {plan.grace} "
+            f"The metric's entry event may precede the exposure by up to {_duration(plan.grace)} "
             "(exposures are logged just after the event that triggers them)."
         )
     for c in comparisons:
@@ -200,6 +200,14 @@ def _metric_readout(
         immature_units=data.immature_units,
         notes=tuple(dict.fromkeys(notes)),
     )
+
+
+def _duration(span: timedelta) -> str:
+    minutes = round(span.total_seconds() / 60)
+    if minutes % 60:
+        return f"{minutes} minutes"
+    hours = minutes // 60
+    return "1 hour" if hours == 1 else f"{hours} hours"
 
 
 def _cluster_note(c: Any, alpha: float) -> str:

@@ -134,3 +134,13 @@ def test_degenerate_input_returns_error_code(y, post_start, error):
 def test_unknown_trend_is_a_caller_bug():
     with pytest.raises(ValueError, match="trend must be one of"):
         estimate_counterfactual(_series(0), 84, trend="quadratic")
+
+
+def test_too_short_for_placebos_gets_no_verdict():
+    # 40 pre days leave 12 after the 28 a placebo trains on: no 7-day placebo window fits.
+    result = estimate_counterfactual(_series(6)[:68], 40)
+    assert result.error is None
+    assert result.calibration.n_placebos == 0
+    assert result.validity_problem == (
+        "pre-period too short to check itself: 40 days, placebos need 42"
+    )

@@ -19,7 +19,7 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import stats as sps
@@ -32,6 +32,7 @@ from impactlens.stats.counterfactual_model import (
     forecast_from_origins,
 )
 from impactlens.stats.counterfactual_placebo import (
+    MIN_TRAIN_DAYS,
     PlaceboCalibration,
     placebo_calibration,
     placebo_ship_indices,
@@ -147,7 +148,16 @@ def estimate_counterfactual(
         # a property of the data, not a bug in the caller.
         return CounterfactualResult(error="model_fit_failed", **base)
     calibration = placebo_calibration(y_pre, starts, placebo_horizon, placebo_forecasts, alpha)
-    return _summarise(y_post, prediction, calibration, fitted.fit_problem, max_inflation, base)
+    result = _summarise(y_post, prediction, calibration, fitted.fit_problem, max_inflation, base)
+    if n_placebos > 0 and not starts:
+        # Without placebos nothing guards against the over-confident forecast
+        # this module exists to avoid, so the figures get no verdict.
+        problem = (
+            f"pre-period too short to check itself: {n_pre} days, placebos need "
+            f"{MIN_TRAIN_DAYS + 14}"
+        )
+        result = replace(result, validity_problem=problem)
+    return result
 
 
 def _input_problem(y: np.ndarray, x: np.ndarray | None, n_pre: int, n_post: int) -> str | None:

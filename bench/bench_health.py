@@ -6,7 +6,8 @@
 
 The synthetic world (impactlens.service.accounts.synthetic) is written into a
 DuckDB file by a child process, so the numbers below are the analysis's own:
-wall time per step and the peak RSS of the analysing process. Prints a
+wall time and CPU time per step (CPU time does not depend on what else runs on
+the machine) and the peak RSS of the analysing process. Prints a
 Markdown table (recorded in docs/benchmarks.md, "Health and churn").
 """
 
@@ -38,6 +39,12 @@ def _generate(path: str, accounts: int, weeks: int, seed: int, events_per_user: 
         f"{truth.n_churned:,} churned",
         file=sys.stderr,
     )
+
+
+def _cpu() -> float:
+    """CPU seconds of this process, every thread (DuckDB's included)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _peak_rss_mb() -> float:
@@ -84,12 +91,12 @@ def main() -> int:
         source = f"synthetic world ({args.accounts:,} accounts x {args.weeks} weeks)"
 
     events = wh.count("events")
-    rows: list[tuple[str, float, str]] = []
+    rows: list[tuple[str, float, float, str]] = []
 
     def step(name, call):
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), _cpu()
         out = call()
-        rows.append((name, time.perf_counter() - t, f"{_peak_rss_mb():,.0f}"))
+        rows.append((name, time.perf_counter() - t, _cpu() - cpu, f"{_peak_rss_mb():,.0f}"))
         return out
 
     health_config = HealthConfig()
@@ -128,10 +135,10 @@ def main() -> int:
         f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
         f"load average {os.getloadavg()[0]:.1f}\n"
     )
-    print("| step | wall time (s) | peak RSS so far (MB) |")
-    print("|---|---:|---:|")
-    for name, seconds, rss in rows:
-        print(f"| {name} | {seconds:.2f} | {rss} |")
+    print("| step | wall s | CPU s | peak RSS so far (MB) |")
+    print("|---|---:|---:|---:|")
+    for name, seconds, cpu, rss in rows:
+        print(f"| {name} | {seconds:.2f} | {cpu:.2f} | {rss} |")
     if bt is not None and bt.auc_mean is not None:
         print(
             f"\nchurn: {churn.message}; shuffled-label AUC {bt.null_auc_mean:.2f}; "

@@ -20,6 +20,7 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 from scipy import stats as sps
@@ -129,7 +130,9 @@ def estimate_counterfactual(
         f"+placebo_calibration[{n_placebos}]" if n_placebos else ""
     )
     n_pre, n_post = post_start, len(y) - post_start
-    base = dict(method=method, alpha=alpha, n_pre=n_pre, n_post=n_post, n_controls=n_controls)
+    base: dict[str, Any] = dict(
+        method=method, alpha=alpha, n_pre=n_pre, n_post=n_post, n_controls=n_controls
+    )
     problem = _input_problem(y, x, n_pre, n_post)
     if problem:
         return CounterfactualResult(error=problem, **base)
@@ -178,7 +181,7 @@ def _summarise(
     calibration: PlaceboCalibration,
     fit_problem: str | None,
     max_inflation: float,
-    base: dict,
+    base: dict[str, Any],
 ) -> CounterfactualResult:
     alpha = base["alpha"]
     mean, cov = prediction.mean, prediction.cov

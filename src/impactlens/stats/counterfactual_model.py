@@ -23,6 +23,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from statsmodels.tsa.statespace.structural import UnobservedComponents
@@ -161,7 +162,7 @@ def forecast_from_origins(
     return result
 
 
-def _build(fitted: FittedModel, y: np.ndarray, controls: np.ndarray | None):
+def _build(fitted: FittedModel, y: np.ndarray, controls: np.ndarray | None) -> Any:
     exog = None if controls is None else (controls - fitted.x_center) / fitted.x_scale
     return UnobservedComponents(
         (y - fitted.center) / fitted.scale,
@@ -173,7 +174,7 @@ def _build(fitted: FittedModel, y: np.ndarray, controls: np.ndarray | None):
     )
 
 
-def _maximise(model: UnobservedComponents) -> tuple[object, bool]:
+def _maximise(model: UnobservedComponents) -> tuple[Any, bool]:
     """Maximum likelihood fit; returns (results, converged).
 
     BFGS reaches the same optimum as statsmodels' default L-BFGS in about half
@@ -217,9 +218,9 @@ def _slope_grid(
     return tuple(s for s, k in zip(sets, keep, strict=True) if k), kept
 
 
-def _transition_powers(filtered: object, horizon: int) -> np.ndarray:
+def _transition_powers(filtered: Any, horizon: int) -> np.ndarray:
     """T^0 .. T^(horizon-1) of the (time-invariant) transition matrix."""
-    transition = filtered.transition[:, :, 0]  # type: ignore[attr-defined]
+    transition = filtered.transition[:, :, 0]
     powers = np.empty((horizon, *transition.shape))
     powers[0] = np.eye(transition.shape[0])
     for i in range(1, horizon):
@@ -228,7 +229,7 @@ def _transition_powers(filtered: object, horizon: int) -> np.ndarray:
 
 
 def _future_designs(
-    filtered: object, exog: np.ndarray | None, origin: int, horizon: int
+    filtered: Any, exog: np.ndarray | None, origin: int, horizon: int
 ) -> np.ndarray:
     """Design row Z_t of each forecast day; the regression states load on that day's controls.
 
@@ -236,7 +237,7 @@ def _future_designs(
     `mle_regression=False`), so their estimation error is part of the state
     covariance and reaches the forecast interval.
     """
-    base = filtered.design[0, :, 0]  # type: ignore[attr-defined]
+    base = filtered.design[0, :, 0]
     designs = np.tile(base, (horizon, 1))
     if exog is not None:
         designs[:, -exog.shape[1] :] = exog[origin : origin + horizon]
@@ -244,7 +245,7 @@ def _future_designs(
 
 
 def _joint_forecast_cov(
-    filtered: object, designs: np.ndarray, powers: np.ndarray, origin: int
+    filtered: Any, designs: np.ndarray, powers: np.ndarray, origin: int
 ) -> np.ndarray:
     """Cov(y_i, y_j) = Z_i P_i (T^(j-i))' Z_j' + H [i = j], P_{i+1} = T P_i T' + R Q R'.
 
@@ -252,10 +253,10 @@ def _joint_forecast_cov(
     recursion is the Kalman forecast step without observations.
     """
     transition = powers[1] if len(powers) > 1 else np.eye(powers.shape[1])
-    selection = filtered.selection[:, :, 0]  # type: ignore[attr-defined]
-    state_noise = selection @ filtered.state_cov[:, :, 0] @ selection.T  # type: ignore[attr-defined]
-    obs_var = float(filtered.obs_cov[0, 0, 0])  # type: ignore[attr-defined]
-    state_cov = filtered.predicted_state_cov[:, :, origin]  # type: ignore[attr-defined]
+    selection = filtered.selection[:, :, 0]
+    state_noise = selection @ filtered.state_cov[:, :, 0] @ selection.T
+    obs_var = float(filtered.obs_cov[0, 0, 0])
+    state_cov = filtered.predicted_state_cov[:, :, origin]
     horizon = len(designs)
     cov = np.empty((horizon, horizon))
     for i in range(horizon):

@@ -22,6 +22,7 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from scipy import stats as sps
@@ -179,7 +180,7 @@ def _estimate(exposed: ActorPanel, unexposed: ActorPanel, alpha: float) -> DidRe
     estimate = e.change - u.change
     counterfactual = e.pre + u.change
     var, df = influence_variance(e.change_phi, -u.change_phi, layout)
-    common = dict(
+    common: dict[str, Any] = dict(
         method=method,
         alpha=alpha,
         n_exposed=n_e,

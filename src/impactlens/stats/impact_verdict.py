@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from scipy.stats import norm
 
@@ -77,7 +78,9 @@ def decide_verdict(
     """Apply the rules in the module docstring to one release's estimates."""
     if expected is not None and expected not in DIRECTIONS:
         raise ValueError(f"expected must be one of {sorted(DIRECTIONS)}")
-    base = dict(days_observed=days_observed, expected=expected, min_effect=min_effect)
+    base: dict[str, Any] = dict(
+        days_observed=days_observed, expected=expected, min_effect=min_effect
+    )
     if primary is not None:
         base.update(
             relative=primary.relative,
@@ -115,7 +118,7 @@ def decide_verdict(
 
 
 def _inconclusive(
-    primary: EffectEstimate, threshold: float, days: int, power: float, base: dict
+    primary: EffectEstimate, threshold: float, days: int, power: float, base: dict[str, Any]
 ) -> ImpactVerdict:
     z_sum = float(norm.ppf(1.0 - primary.alpha / 2.0) + norm.ppf(power))
     mde = z_sum * primary.relative_se

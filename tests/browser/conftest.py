@@ -65,14 +65,20 @@ def live_server(tmp_path_factory) -> Iterator[LiveServer]:
            "--workspace", str(run.workspace.root), "--port", str(port), "--log-level", "warning"]  # fmt: skip
     with log.open("ab") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 90
-    while proc.poll() is None and not _healthy(url):
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)  # polling for startup, bounded by the deadline
-    assert proc.poll() is None, log.read_text()
-    yield LiveServer(url, read_key, write_key, run.workspace.root)
-    proc.terminate()
-    proc.wait(timeout=60)
+    try:
+        deadline = time.monotonic() + 90
+        while proc.poll() is None and not _healthy(url):
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.05)  # polling for startup, bounded by the deadline
+        assert proc.poll() is None, log.read_text()
+        yield LiveServer(url, read_key, write_key, run.workspace.root)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 @pytest.fixture(scope="session")

@@ -79,7 +79,12 @@ def start_server(root: Path, port: int, log: Path) -> subprocess.Popen:
     with log.open("ab") as out:  # the child keeps its own copy of the descriptor
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    wait_until(lambda: proc.poll() is not None or healthy(url), 60, "the server to start")
+    try:
+        wait_until(lambda: proc.poll() is not None or healthy(url), 60, "the server to start")
+    finally:
+        if not healthy(url):
+            proc.kill()
+            proc.wait()
     assert proc.poll() is None, log.read_text()
     return proc
 
@@ -113,26 +118,30 @@ def test_kill_9_mid_load_loses_and_duplicates_no_acknowledged_event(workspace, t
     threads = [threading.Thread(target=sender, args=(f"c{k}",)) for k in range(4)]
     for t in threads:
         t.start()
-    started = time.monotonic()
-    wait_until(lambda: len(acked) >= 20, 60, "some acknowledged batches")
-    print(f"load ran {time.monotonic() - started:.1f} s before the kill")
-    server.send_signal(signal.SIGKILL)
-    server.wait()
-    stop.set()
-    for t in threads:
-        t.join()
+    try:
+        started = time.monotonic()
+        wait_until(lambda: len(acked) >= 20, 60, "some acknowledged batches")
+        print(f"load ran {time.monotonic() - started:.1f} s before the kill")
+        server.send_signal(signal.SIGKILL)
+        server.wait()
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
 
     restarted = time.monotonic()
     server = start_server(workspace.root, port, log)  # replays the spool from the checkpoint
+    try:
 
-    def drained() -> bool:
-        status = httpx.get(f"{url}/api/v1/status", auth=(read_key, ""), timeout=10).json()
-        return status["ingest"]["pending_bytes"] == 0
+        def drained() -> bool:
+            status = httpx.get(f"{url}/api/v1/status", auth=(read_key, ""), timeout=10).json()
+            return status["ingest"]["pending_bytes"] == 0
 
-    wait_until(drained, 120, "the loader to drain the spool")
-    print(f"restart and replay took {time.monotonic() - restarted:.1f} s")
-    server.send_signal(signal.SIGINT)
-    assert server.wait(timeout=60) == 0
+        wait_until(drained, 120, "the loader to drain the spool")
+        print(f"restart and replay took {time.monotonic() - restarted:.1f} s")
+    finally:
+        server.send_signal(signal.SIGINT)
+        assert server.wait(timeout=60) == 0
 
     warehouse = load_workspace(workspace.root).connect()
     events = warehouse.table("events")

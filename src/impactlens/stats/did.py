@@ -21,7 +21,7 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -136,7 +136,7 @@ def estimate_did(
     if pre_trend is not None and result.error is None:
         placebo = _estimate(pre_trend[0], pre_trend[1], alpha)
         check = _pre_trend_check(placebo, alpha)
-        result = DidResult(**{**result.__dict__, "pre_trend": check})
+        result = replace(result, pre_trend=check)
     return result
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from scipy.stats import norm
+
 
 @dataclass(frozen=True)
 class EffectEstimate:
@@ -34,6 +36,4 @@ class EffectEstimate:
     @property
     def relative_se(self) -> float:
         """Standard error implied by the interval width (normal approximation)."""
-        from scipy.stats import norm
-
         return (self.upper - self.lower) / (2.0 * float(norm.ppf(1.0 - self.alpha / 2.0)))

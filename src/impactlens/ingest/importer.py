@@ -14,7 +14,8 @@ from __future__ import annotations
 import hashlib
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
@@ -32,8 +33,9 @@ from impactlens.ingest.message_checks import RowProblem
 from impactlens.ingest.ndjson import extract_lines
 from impactlens.ingest.reference_load import load_reference
 from impactlens.ingest.report import FileReport, FileStatus, ImportReport
-from impactlens.ingest.segment import extract_dicts
+from impactlens.ingest.segment import RawMessages, extract_dicts
 from impactlens.ingest.sources import (
+    LineChunk,
     SourceError,
     csv_line_numbers,
     iter_csv_batches,
@@ -182,9 +184,8 @@ def _load(warehouse: Warehouse, task: FileTask, reserved: ReservedEvents, stamp:
     with EventLoad(warehouse, reserved, stamp) as load:
         seq = 0
         if task.form == "ndjson":
-            for chunk in iter_line_chunks(task, tick):
-                load.add_messages(extract_lines(chunk, seq))
-                seq += len(chunk.lines)
+            for raw in _extracted_ahead(iter_line_chunks(task, tick)):
+                load.add_messages(raw)
         elif task.form == "json":
             entries = load_json_entries(task)
             for start in range(0, len(entries), 50_000):
@@ -205,6 +206,25 @@ def _load(warehouse: Warehouse, task: FileTask, reserved: ReservedEvents, stamp:
                 load.add_flat(check_flat(batch, seq, seq), batch.num_rows)
                 seq += batch.num_rows
         return load.finish(write=not (mode == "fail" and load.problems))
+
+
+def _extracted_ahead(chunks: Iterator[LineChunk]) -> Iterator[RawMessages]:
+    """Extract chunk k+1 in a worker thread while the caller checks and stages chunk k.
+
+    DuckDB and Arrow release the GIL, so reading, extracting and checking
+    overlap on two cores. At most two chunks are in memory at a time.
+    """
+    seq = 0
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="impactlens-extract") as pool:
+        pending: Future[RawMessages] | None = None
+        for chunk in chunks:
+            future = pool.submit(extract_lines, chunk, seq)
+            seq += len(chunk.lines)
+            if pending is not None:
+                yield pending.result()
+            pending = future
+        if pending is not None:
+            yield pending.result()
 
 
 def _problems(task: FileTask, found: tuple[RowProblem, ...]) -> tuple[Problem, ...]:

@@ -125,7 +125,18 @@ def _add_security_schemes(schema: dict[str, Any]) -> dict[str, Any]:
 def create_app(settings: ServerSettings) -> FastAPI:
     """The ASGI app serving ``settings.workspaces``."""
     from impactlens import __version__
-    from impactlens.server import pages, routes_api, routes_ingest
+    from impactlens.server import (
+        pages,
+        pages_analyses,
+        routes_api,
+        routes_api_analyses,
+        routes_ingest,
+        views_analyses,
+    )
+
+    def warm(served: Any) -> None:
+        pages.warm_overview(served)
+        views_analyses.warm_analyses(served)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -133,10 +144,12 @@ def create_app(settings: ServerSettings) -> FastAPI:
         runtime.start()
         app.state.runtime = runtime
         for served in runtime.workspaces.values():
-            threading.Thread(target=pages.warm_overview, args=(served,), daemon=True).start()
+            threading.Thread(target=warm, args=(served,), daemon=True).start()
         try:
             yield
         finally:
+            for served in runtime.workspaces.values():
+                await run_in_threadpool(views_analyses.close_analyses, served)
             await run_in_threadpool(runtime.stop)
 
     app = FastAPI(
@@ -154,7 +167,9 @@ def create_app(settings: ServerSettings) -> FastAPI:
     _install_error_handlers(app)
     app.include_router(routes_ingest.router)
     app.include_router(routes_api.router)
+    app.include_router(routes_api_analyses.router)
     app.include_router(pages.router)
+    app.include_router(pages_analyses.router)
     static = resources.files("impactlens.server").joinpath("static")
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
 

@@ -49,19 +49,19 @@ class NavEntry:
 
 NAV: tuple[NavEntry, ...] = (
     NavEntry("overview", "/", "Overview", True),
-    NavEntry("releases", "/releases", "Releases", False,
+    NavEntry("releases", "/releases", "Releases", True,
              "What each release moved: its metric against the counterfactual, with guardrails.",
              "impactlens releases review"),
-    NavEntry("experiments", "/experiments", "Experiments", False,
+    NavEntry("experiments", "/experiments", "Experiments", True,
              "Every experiment with its arms, effect, interval and decision.",
              "impactlens experiments analyze"),
-    NavEntry("accounts", "/accounts", "Accounts", False,
+    NavEntry("accounts", "/accounts", "Accounts", True,
              "Account health and churn risk, with the signals behind each score.",
              "impactlens accounts score"),
-    NavEntry("backlog", "/backlog", "Backlog", False,
+    NavEntry("backlog", "/backlog", "Backlog", True,
              "Candidate work ranked by estimated reach, impact and confidence.",
              "impactlens backlog rank"),
-    NavEntry("delivery", "/delivery", "Delivery", False,
+    NavEntry("delivery", "/delivery", "Delivery", True,
              "DORA metrics: deployment frequency, lead time, change failure rate, time to restore.",
              "impactlens delivery"),
     NavEntry("metrics", "/metrics", "Metrics", True),
@@ -234,10 +234,13 @@ def warm_overview(runtime: WorkspaceRuntime) -> None:
 
 @router.get("/")
 def overview(request: Request, runtime: Page) -> HTMLResponse:
+    from impactlens.server.views_analyses import peek_review
+
     view, cards, rest, note = overview_data(runtime)
     return render(
         request, "overview.html", active="overview", workspace=runtime.name,
         view=view, cards=cards, more=rest, metrics_note=note,
+        releases_review=peek_review(runtime),
     )  # fmt: skip
 
 

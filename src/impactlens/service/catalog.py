@@ -145,6 +145,11 @@ def latest_decisions(warehouse: Warehouse, subject_kind: str) -> dict[str, Decis
     out: dict[str, Decision] = {}
     for r in rows:
         out[r["subject_id"]] = Decision(
-            r["subject_id"], r["decision"], r["why"], r["next_step"], r["decided_by"], r["decided_at"]
+            r["subject_id"],
+            r["decision"],
+            r["why"],
+            r["next_step"],
+            r["decided_by"],
+            r["decided_at"],
         )
     return out

@@ -40,7 +40,9 @@ def arrow_tables(world: World) -> dict[str, pa.Table]:
 def spark_warehouse(session: Any, world: World) -> Warehouse:
     """Temp views in the shared local SparkSession, one per table (replaced per world)."""
     for name, table in arrow_tables(world).items():
-        frame = session.createDataFrame(table.to_pandas(), schema=_spark_schema(table.schema))
+        # Python rows, not pandas: pandas turns a missing string into NaN, which Spark reads as "nan".
+        rows = [tuple(r.values()) for r in table.to_pylist()]
+        frame = session.createDataFrame(rows, schema=_spark_schema(table.schema))
         frame.createOrReplaceTempView(name)
     return Warehouse.for_backend(ibis.pyspark.connect(session))
 

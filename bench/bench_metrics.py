@@ -1,0 +1,269 @@
+"""Benchmark: every metric of the demo's metrics.yaml, daily over 180 days, on synthetic events.
+
+    python bench/bench_metrics.py --events 50000000        # default: $IMPACTLENS_BENCH_EVENTS or 50M
+
+1. Generates sessions of events (bench/metrics_data.py), writes Parquet and a
+   DuckDB warehouse, builds the hourly rollup (timed: that is its import cost)
+   and times an incremental refresh for one day of new events.
+2. In a fresh process per contender (so peak RSS is its own): impactlens (all
+   metrics; revenue by month), hand-written DuckDB SQL, polars over Parquet and
+   plain pandas (data already loaded) for the heavy metrics. Each query runs
+   ``--repeat`` times; "repeat" is the best of the runs after the first.
+3. Prints Markdown tables for docs/benchmarks.md ("Metrics").
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+REPO = HERE.parent
+DEMO_METRICS = REPO / "src" / "impactlens" / "demo" / "metrics.yaml"
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def timed(fn, repeat: int) -> dict:
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return {"first": times[0], "repeat": min(times[1:]) if len(times) > 1 else times[0]}
+
+
+def prepare(folder: Path, events: int) -> dict:
+    import metrics_data
+    import pyarrow.parquet as pq
+
+    from impactlens.warehouse import Warehouse
+    from impactlens.warehouse.rollups import rebuild_rollups, refresh_after_import
+
+    manifest = folder / "manifest.json"
+    if manifest.exists() and json.loads(manifest.read_text()).get("target") == events:
+        return json.loads(manifest.read_text())
+    t = time.perf_counter()
+    tables = metrics_data.generate(events)
+    metrics_data.write(tables, folder)
+    generated = time.perf_counter() - t
+    db = folder / "warehouse.duckdb"
+    db.unlink(missing_ok=True)
+    wh = Warehouse.connect(f"duckdb://{db}")
+    wh.ensure_schema()
+    t = time.perf_counter()
+    for name in tables:
+        wh.backend.insert(name, wh.backend.read_parquet(str(folder / f"{name}.parquet")))
+    loaded = time.perf_counter() - t
+    t = time.perf_counter()
+    rebuild_rollups(wh)
+    full = time.perf_counter() - t
+    # An import of one more day of events: the rollup refresh for that day alone.
+    last = pq.read_table(folder / "events.parquet", columns=["timestamp"]).column(0)
+    hi = max(last.to_pylist()[-1000:])
+    t = time.perf_counter()
+    refresh_after_import(wh, hi - timedelta(days=1), hi)
+    incremental = time.perf_counter() - t
+    info = {
+        "target": events,
+        "events": wh.count("events"),
+        "rollup_rows": wh.count("_impactlens_event_hourly"),
+        "generate_s": generated,
+        "load_s": loaded,
+        "rollup_full_s": full,
+        "rollup_one_day_s": incremental,
+    }
+    wh.close()
+    manifest.write_text(json.dumps(info))
+    return info
+
+
+def run_impactlens(folder: Path, repeat: int, start: date, end: date) -> dict:
+    from metrics_contenders import HEAVY, TZ
+
+    from impactlens.metrics import load_metrics, metric_series
+    from impactlens.warehouse import Warehouse
+
+    wh = Warehouse.connect(f"duckdb://{folder / 'warehouse.duckdb'}", read_only=True)
+    catalog = load_metrics(DEMO_METRICS)
+    out = {}
+    for metric in catalog:
+        grain = "month" if metric.kind == "revenue" else "day"
+        s, e = (date(2026, 1, 1), date(2026, 7, 1)) if grain == "month" else (start, end)
+
+        def query(metric=metric, grain=grain, s=s, e=e, source="auto"):
+            return metric_series(
+                wh, metric, grain=grain, start=s, end=e, timezone=TZ, catalog=catalog, source=source
+            ).num_rows
+
+        out[metric.name] = timed(query, repeat)
+        if metric.name in HEAVY:
+            out[metric.name + " (raw events)"] = timed(lambda q=query: q(source="events"), repeat)
+    return out
+
+
+def run_duckdb_sql(folder: Path, repeat: int, start: date, end: date) -> dict:
+    import duckdb
+    from metrics_contenders import HEAVY, duckdb_sql
+
+    con = duckdb.connect(str(folder / "warehouse.duckdb"), read_only=True)
+    return {
+        m: timed(lambda m=m: con.sql(duckdb_sql(m, start, end)).fetchall(), repeat) for m in HEAVY
+    }
+
+
+def run_polars(folder: Path, repeat: int, start: date, end: date) -> dict:
+    from metrics_contenders import HEAVY, polars_query
+
+    path = str(folder / "events.parquet")
+    return {
+        m: timed(lambda m=m: polars_query(m, path, start, end).collect(), repeat) for m in HEAVY
+    }
+
+
+def run_pandas(folder: Path, repeat: int, start: date, end: date) -> dict:
+    import pandas as pd
+    from metrics_contenders import HEAVY, pandas_query
+
+    t = time.perf_counter()
+    df = pd.read_parquet(folder / "events.parquet", columns=["timestamp", "event", "actor_id"])
+    out = {"(load parquet)": {"first": time.perf_counter() - t, "repeat": time.perf_counter() - t}}
+    for m in HEAVY:
+        out[m] = timed(lambda m=m: pandas_query(m, df, start, end), min(repeat, 2))
+    return out
+
+
+CONTENDERS = {
+    "impactlens": run_impactlens,
+    "duckdb_sql": run_duckdb_sql,
+    "polars": run_polars,
+    "pandas": run_pandas,
+}
+
+
+def child(name: str, folder: Path, repeat: int) -> None:
+    import metrics_data
+
+    end = metrics_data.end_date()
+    start = end - timedelta(days=180)
+    t = time.perf_counter()
+    result = CONTENDERS[name](folder, repeat, start, end)
+    print(
+        json.dumps(
+            {
+                "name": name,
+                "times": result,
+                "wall_s": time.perf_counter() - t,
+                "peak_rss_mb": peak_rss_mb(),
+            }
+        )
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--events", type=int, default=int(os.environ.get("IMPACTLENS_BENCH_EVENTS", 50_000_000))
+    )
+    parser.add_argument(
+        "--dir", type=Path, default=Path(os.environ.get("IMPACTLENS_BENCH_DIR", "/tmp/il-bench"))
+    )
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--only", nargs="*", default=list(CONTENDERS))
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    folder = args.dir / f"events-{args.events}"
+    if args.child:
+        child(args.child, folder, args.repeat)
+        return 0
+    info = prepare(folder, args.events)
+    results = {}
+    for name in args.only:
+        proc = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--events",
+                str(args.events),
+                "--dir",
+                str(args.dir),
+                "--repeat",
+                str(args.repeat),
+                "--child",
+                name,
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if proc.returncode != 0:
+            print(proc.stderr, file=sys.stderr)
+            return 1
+        results[name] = json.loads(proc.stdout.strip().splitlines()[-1])
+    report(info, results)
+    return 0
+
+
+def report(info: dict, results: dict) -> None:
+    from metrics_contenders import HEAVY
+
+    cpu = platform.processor() or platform.machine()
+    print(
+        f"Machine: {platform.system()} {platform.release()}, {cpu}, {os.cpu_count()} CPUs; "
+        f"Python {platform.python_version()}"
+    )
+    print(
+        f"\nEvents: {info['events']:,}; hourly rollup rows: {info['rollup_rows']:,} "
+        f"({info['events'] / max(info['rollup_rows'], 1):.1f} events per row)"
+    )
+    print(
+        f"Load into DuckDB: {info['load_s']:.1f} s; rollup build (full): {info['rollup_full_s']:.1f} s; "
+        f"rollup refresh for one day of new events: {info['rollup_one_day_s']:.2f} s\n"
+    )
+    print("| contender | wall (s) | peak RSS (MB) |\n|---|---:|---:|")
+    for name, r in results.items():
+        print(f"| {name} | {r['wall_s']:.1f} | {r['peak_rss_mb']:.0f} |")
+    if "impactlens" in results:
+        il = results["impactlens"]["times"]
+        print("\n| metric (daily, 180 days) | first (s) | repeat (s) |\n|---|---:|---:|")
+        for name, t in il.items():
+            print(f"| {name} | {t['first']:.2f} | {t['repeat']:.2f} |")
+        heavy = sorted(HEAVY, key=lambda m: -il[m + " (raw events)"]["repeat"])[:3]
+        others = [n for n in results if n != "impactlens"]
+        print(
+            "\nRepeat-query seconds for the three heaviest metrics (by impactlens on raw events):\n"
+        )
+        print(
+            "| metric | impactlens | impactlens (raw events) | "
+            + " | ".join(others)
+            + " | ratio to best |"
+        )
+        print("|---|---:|---:|" + "---:|" * len(others) + "---:|")
+        for m in heavy:
+            cells = [results[o]["times"][m]["repeat"] for o in others]
+            best = min(
+                c for o, c in zip(others, cells, strict=True) if o in ("duckdb_sql", "polars")
+            )
+            ratio = il[m]["repeat"] / best
+            print(
+                f"| {m} | {il[m]['repeat']:.2f} | {il[m + ' (raw events)']['repeat']:.2f} | "
+                + " | ".join(f"{c:.2f}" for c in cells)
+                + f" | {ratio:.2f}x |"
+            )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -279,8 +279,9 @@ def surveys_command(
 ) -> None:
     """NPS, CSAT or CES over time (and by segment) with answer counts and 95% intervals."""
     trend = _run(
-        workspace, lambda wh, h, c: survey_trend(wh, survey, period=by, by_segment=by_segment)
-    )  # type: ignore[arg-type]
+        workspace,
+        lambda wh, h, c: survey_trend(wh, survey, period=by, by_segment=by_segment),  # type: ignore[arg-type]
+    )
     if as_json:
         print_json(trend.to_dict())
         return

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -221,18 +222,21 @@ def backtest(
     if not ran:
         return Backtest(tuple(folds), None, None, None, None, None, ())
     y_all, p_all = np.concatenate(pooled_y), np.concatenate(pooled_p)
-    nulls = [f.null_auc for f in ran if f.null_auc is not None]
-    healths = [f.health_auc for f in ran if f.health_auc is not None]
     return Backtest(
         folds=tuple(folds),
-        auc_mean=float(np.mean([f.auc for f in ran])),
+        auc_mean=_mean(f.auc for f in ran),
         auc_pooled=_auc(y_all, p_all),
-        precision_at_k_mean=float(np.mean([f.precision_at_k for f in ran])),
-        null_auc_mean=float(np.mean(nulls)) if nulls else None,
+        precision_at_k_mean=_mean(f.precision_at_k for f in ran),
+        null_auc_mean=_mean(f.null_auc for f in ran),
         base_rate=float(y_all.mean()),
         calibration=calibration_table(y_all, p_all, config.calibration_bins),
-        health_auc_mean=float(np.mean(healths)) if healths else None,
+        health_auc_mean=_mean(f.health_auc for f in ran),
     )
+
+
+def _mean(values: Iterable[float | None]) -> float | None:
+    kept = [v for v in values if v is not None]
+    return float(np.mean(kept)) if kept else None
 
 
 def calibration_table(y: np.ndarray, p: np.ndarray, bins: int) -> tuple[CalibrationBin, ...]:

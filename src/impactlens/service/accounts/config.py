@@ -25,50 +25,52 @@ class _Strict(BaseModel):
 class UsageTrendComponent(_Strict):
     """Events in the last ``window_weeks`` against the ``window_weeks`` before."""
 
-    weight: float = Field(0.25, ge=0)
-    full_decline: float = Field(0.5, gt=0, le=1)
+    weight: float = Field(default=0.25, ge=0)
+    full_decline: float = Field(default=0.5, gt=0, le=1)
 
 
 class BreadthComponent(_Strict):
     """Share of the key features used in the last ``window_weeks``."""
 
-    weight: float = Field(0.15, ge=0)
+    weight: float = Field(default=0.15, ge=0)
     features: list[str] | None = None  # None: the top_n most used track events
-    top_n: int = Field(8, ge=1, le=100)
+    top_n: int = Field(default=8, ge=1, le=100)
 
 
 class SeatsComponent(_Strict):
     """Average weekly active users over seats, against a target share."""
 
-    weight: float = Field(0.20, ge=0)
-    target_share: float = Field(0.6, gt=0, le=1)
+    weight: float = Field(default=0.20, ge=0)
+    target_share: float = Field(default=0.6, gt=0, le=1)
     seats_attribute: str | None = "seats"  # account attribute; absent: users of the account
 
 
 class SentimentComponent(_Strict):
     """The account's NPS and CSAT answers over the last ``window_weeks``."""
 
-    weight: float = Field(0.15, ge=0)
-    window_weeks: int = Field(26, ge=1, le=260)
+    weight: float = Field(default=0.15, ge=0)
+    window_weeks: int = Field(default=26, ge=1, le=260)
 
 
 class TicketsComponent(_Strict):
     """Tickets opened per seat in the window, minus a penalty per open high-priority ticket."""
 
-    weight: float = Field(0.15, ge=0)
-    max_rate: float = Field(4.0, gt=0)  # tickets per `per_seats` seats in the window scoring 0
-    per_seats: float = Field(10.0, gt=0)
-    min_seats: float = Field(10.0, gt=0)
+    weight: float = Field(default=0.15, ge=0)
+    max_rate: float = Field(
+        default=4.0, gt=0
+    )  # tickets per `per_seats` seats in the window scoring 0
+    per_seats: float = Field(default=10.0, gt=0)
+    min_seats: float = Field(default=10.0, gt=0)
     high_priorities: list[str] = Field(default_factory=lambda: ["high", "urgent"])
-    high_penalty: float = Field(20.0, ge=0, le=100)
+    high_penalty: float = Field(default=20.0, ge=0, le=100)
 
 
 class MrrTrendComponent(_Strict):
     """MRR now against ``months`` months earlier."""
 
-    weight: float = Field(0.10, ge=0)
-    months: int = Field(3, ge=1, le=24)
-    full_decline: float = Field(0.3, gt=0, le=1)
+    weight: float = Field(default=0.10, ge=0)
+    months: int = Field(default=3, ge=1, le=24)
+    full_decline: float = Field(default=0.3, gt=0, le=1)
 
 
 class Components(_Strict):
@@ -96,8 +98,8 @@ COMPONENTS: tuple[str, ...] = (
 class Thresholds(_Strict):
     """A score >= green is green, < red is red, yellow in between."""
 
-    green: float = Field(70.0, ge=0, le=100)
-    red: float = Field(45.0, ge=0, le=100)
+    green: float = Field(default=70.0, ge=0, le=100)
+    red: float = Field(default=45.0, ge=0, le=100)
 
     @model_validator(mode="after")
     def _ordered(self) -> Thresholds:
@@ -109,9 +111,9 @@ class Thresholds(_Strict):
 class HealthConfig(_Strict):
     """``health:`` in impactlens.yaml."""
 
-    window_weeks: int = Field(4, ge=1, le=26)
+    window_weeks: int = Field(default=4, ge=1, le=26)
     # A week is scored only when the available components carry this share of the weight.
-    min_coverage: float = Field(0.5, ge=0, le=1)
+    min_coverage: float = Field(default=0.5, ge=0, le=1)
     components: Components = Field(default_factory=Components)
     thresholds: Thresholds = Field(default_factory=Thresholds)
     # Events that are not product usage (reserved names are always excluded too).
@@ -128,16 +130,18 @@ class ChurnConfig(_Strict):
     """``churn:`` in impactlens.yaml."""
 
     model: Literal["logistic", "gradient_boosting"] = "logistic"
-    horizon_days: int = Field(90, ge=7, le=730)
+    horizon_days: int = Field(default=90, ge=7, le=730)
     snapshots: Literal["month", "week"] = "month"  # how often the account history is cut
-    min_churned: int = Field(10, ge=2)
-    min_label_days: int = Field(30, ge=1)  # a fold's label window must be observed this long
-    risk_threshold: float = Field(0.3, gt=0, lt=1)
-    top_k_share: float = Field(0.1, gt=0, le=1)
-    calibration_bins: int = Field(5, ge=2, le=20)
-    regularization: float = Field(1.0, gt=0)  # C of the logistic regression
+    min_churned: int = Field(default=10, ge=2)
+    min_label_days: int = Field(
+        default=30, ge=1
+    )  # a fold's label window must be observed this long
+    risk_threshold: float = Field(default=0.3, gt=0, lt=1)
+    top_k_share: float = Field(default=0.1, gt=0, le=1)
+    calibration_bins: int = Field(default=5, ge=2, le=20)
+    regularization: float = Field(default=1.0, gt=0)  # C of the logistic regression
     null_check: bool = True  # also back-test on shuffled labels (expected AUC ~ 0.5)
-    null_repeats: int = Field(3, ge=1, le=50)  # shuffles per fold, averaged
+    null_repeats: int = Field(default=3, ge=1, le=50)  # shuffles per fold, averaged
     seed: int = 0
 
 

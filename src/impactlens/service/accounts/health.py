@@ -174,8 +174,9 @@ class HealthReport:
     def band_of(self, score: np.ndarray | float) -> np.ndarray:
         t = self.config.thresholds
         s = np.asarray(score, dtype=float)
-        band = np.where(s >= t.green, "green", np.where(s >= t.red, "yellow", "red"))
-        return np.where(np.isnan(s), None, band)
+        band = np.where(s >= t.green, "green", np.where(s >= t.red, "yellow", "red")).astype(object)
+        band[np.isnan(s)] = None
+        return band
 
     def at(self, account: int, week: int) -> AccountHealth:
         """The account's health in column ``week`` of the panel."""
@@ -222,7 +223,9 @@ class HealthReport:
         weights = self.config.components.weights()
         cols = np.flatnonzero(~np.isnan(self.scores[account]))
         subs = {n: self.sub_scores[n][account, cols] for n in COMPONENTS if weights[n] > 0}
-        den = sum(np.where(np.isnan(v), 0.0, weights[n]) for n, v in subs.items())
+        den = np.zeros(len(cols))
+        for n, v in subs.items():
+            den += np.where(np.isnan(v), 0.0, weights[n])
         out = []
         for i, c in enumerate(cols):
             score = float(self.scores[account, c])

@@ -35,7 +35,7 @@ def week_index(value: ir.TimestampValue | ir.DateValue) -> ir.IntegerValue:
     return day.delta(ibis.date(EPOCH_MONDAY), unit="day") // 7
 
 
-def week_start(index: int) -> date:
+def week_start(index: int | np.integer) -> date:
     return EPOCH_MONDAY + timedelta(weeks=int(index))
 
 

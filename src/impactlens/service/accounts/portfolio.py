@@ -131,7 +131,7 @@ def build_account_book(
     end = np.datetime64(panel.as_of.date(), "D") if panel.as_of else None
     rows = {}
     current_accounts = panel.alive[:, -1] if panel.n_weeks else np.zeros(0, dtype=bool)
-    for a in np.flatnonzero(current_accounts):
+    for a in (int(i) for i in np.flatnonzero(current_accounts)):
         week = health.latest_week(a)
         if end is None or week is None:
             continue
@@ -144,7 +144,7 @@ def build_account_book(
         risky = p is not None and p >= churn_config.risk_threshold
         reasons = [f"health {current.band}"] if flagged else []
         reasons += health_reasons(current) if flagged else []
-        if risky:
+        if risky and risk is not None:
             drivers = ", ".join(d.feature for d in risk.drivers[:2])
             reasons.append(f"churn risk {p:.0%}" + (f" ({drivers})" if drivers else ""))
         rows[current.account_id] = AccountRow(

@@ -86,7 +86,7 @@ def make_world(
     last_nps = np.full(n, np.nan)
     ev_hist = np.zeros((n, weeks))
     tk_hist = np.zeros((n, weeks))
-    ev_rows: list[tuple[np.ndarray, ...]] = []
+    ev_rows: list[tuple[np.ndarray, np.ndarray, int]] = []
     ticket_rows, survey_rows = [], []
     downgrade_week = np.full(n, -1)
     for w in range(weeks):
@@ -286,15 +286,15 @@ def _write(
     months = np.arange(
         np.datetime64(t0, "M") - 36, np.datetime64(t0 + timedelta(weeks=weeks), "M") + 1
     )
-    rows = {"account_id": [], "period_start": [], "mrr": [], "status": []}
+    rows: dict[str, list] = {"account_id": [], "period_start": [], "mrr": [], "status": []}
     for i in range(n):
-        first = np.datetime64(created[i], "M")
-        end = np.datetime64(churned[i], "M") if churn_week[i] >= 0 else months[-1]
+        first = created[i].astype("datetime64[M]")
+        end = churned[i].astype("datetime64[M]") if churn_week[i] >= 0 else months[-1]
         for m in months[(months >= first) & (months <= end)]:
             is_churn = churn_week[i] >= 0 and m == end
-            down = downgrade_week[i] >= 0 and m >= np.datetime64(
-                week_ts + np.timedelta64(int(downgrade_week[i]) * 7, "D"), "M"
-            )
+            down = downgrade_week[i] >= 0 and m >= (
+                week_ts + np.timedelta64(int(downgrade_week[i]) * 7, "D")
+            ).astype("datetime64[M]")
             rows["account_id"].append(ids[i])
             rows["period_start"].append(m.astype("datetime64[D]").astype(date))
             rows["mrr"].append(0.0 if is_churn else seats[i] * price[i] * (0.8 if down else 1.0))

@@ -18,7 +18,6 @@ from __future__ import annotations
 import sys
 
 import numpy as np
-import pytest
 
 from impactlens.stats.counterfactual import estimate_counterfactual
 from impactlens.stats.impact_verdict import decide_verdict
@@ -95,34 +94,21 @@ def _study(kind: str, effect: float, runs: int, settings: dict) -> dict[str, flo
     }
 
 
-@pytest.fixture(scope="module")
-def null_growth():
-    return {
-        name: _study("growth", 0.0, RUNS, settings)
-        for name, settings in (
-            ("naive", NAIVE),
-            ("local_level_calibrated", LOCAL_LEVEL_CALIBRATED),
-            ("default", DEFAULT),
-        )
-    }
-
-
-def test_the_trap_is_real_for_the_naive_model(null_growth):
-    # measured: 0.34 of null releases significant, all 0.34 claimed met/harmful
-    assert null_growth["naive"]["significant"] >= 0.25
-    assert null_growth["naive"]["verdict_claims"] >= 0.25
-
-
-def test_default_model_keeps_null_verdicts_at_nominal_rate(null_growth):
-    # measured: significant 0.05, verdict met/harmful 0.05, refused 0.00, coverage 0.95
-    assert null_growth["default"]["verdict_claims"] <= 0.05
-    assert null_growth["default"]["significant"] <= 0.07
-
-
-def test_placebo_calibration_rescues_the_local_level_model(null_growth):
-    # The same flat-forecast model as the naive one, with placebo calibration:
-    # measured: significant 0.05, verdict met/harmful 0.05, refused 0.07
-    assert null_growth["local_level_calibrated"]["verdict_claims"] <= 0.05
+def test_null_releases_naive_trap_and_its_defences():
+    # One test, not three sharing a fixture: under pytest-xdist a module fixture
+    # would be computed again on every worker that runs one of its tests.
+    naive = _study("growth", 0.0, RUNS, NAIVE)
+    calibrated_level = _study("growth", 0.0, RUNS, LOCAL_LEVEL_CALIBRATED)
+    default = _study("growth", 0.0, RUNS, DEFAULT)
+    # The trap is real: measured 0.34 of null releases significant, all claimed met.
+    assert naive["significant"] >= 0.25, naive
+    assert naive["verdict_claims"] >= 0.25, naive
+    # The default: measured significant 0.05, met/harmful 0.05, refused 0.00, coverage 0.95.
+    assert default["verdict_claims"] <= 0.05, default
+    assert default["significant"] <= 0.07, default
+    # The naive model plus placebo calibration: measured significant 0.05,
+    # met/harmful 0.05, refused 0.07 (it is not safe on a wandering trend; see the docs).
+    assert calibrated_level["verdict_claims"] <= 0.05, calibrated_level
 
 
 def test_interval_covers_a_planted_step_effect():

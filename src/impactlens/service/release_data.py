@@ -242,6 +242,7 @@ class DailyValues:
     values: np.ndarray
     control: np.ndarray | None
     post_start: int
+    ratio: bool = False  # value = numerator / denominator: a rate, not a total
 
 
 def daily_values(
@@ -272,7 +273,7 @@ def daily_values(
         control = np.array([np.nan if v is None else v for v in ctl.column("value")], dtype=float)
         control = _informative_control(values, control, windows_post_start(days, windows))
     # The ship day itself is partly before and partly after: it counts as post.
-    return DailyValues(days, values, control, windows_post_start(days, windows))
+    return DailyValues(days, values, control, windows_post_start(days, windows), treated.ratio)
 
 
 def flag_chart(

@@ -151,6 +151,19 @@ def _in_sentence(label: str) -> str:
     return label if first.isupper() else label[:1].lower() + label[1:]
 
 
+def trend_for(is_rate: bool) -> str:
+    """The counterfactual's trend, chosen by what the metric is, before looking at its data.
+
+    A rate (errors per session, click-through: numerator / denominator) hovers
+    around a level, so a local level (CausalImpact's own default) is used; a
+    total that grows with the customer base (sessions, MRR) gets a local linear
+    trend whose slope is averaged over a grid. The study in
+    docs/release-impact-statistics.md shows why totals never get the local level:
+    with a wandering growth rate its false claims reach 26%.
+    """
+    return "local_level" if is_rate else "local_linear"
+
+
 def _finite_or_none(value: float | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
 
@@ -212,10 +225,8 @@ def _metric_impact(
         treated_filters=holdout_filter, control_filters=control_filter,
     )  # fmt: skip
     controls = None if daily.control is None else daily.control.reshape(-1, 1)
-    # A local level (CausalImpact's own default), calibrated on placebo ship dates: a local
-    # linear trend extrapolates its slope over the whole post-period and buries real effects.
     result = estimate_counterfactual(
-        daily.values, daily.post_start, controls=controls, trend="local_level"
+        daily.values, daily.post_start, controls=controls, trend=trend_for(daily.ratio)
     )
     pad = (None,) * daily.post_start
     chart = ChartSeries(

@@ -170,8 +170,11 @@ def fit_churn_model(
         prob, effects = model.predict(current), model.effects(current)
         w = model.weights(x)
         caught = sorted({f"{m.category.__name__}: {m.message}" for m in seen})
+    top = np.argsort(-effects, axis=1, kind="stable")[:, :3]
     risks = tuple(
-        AccountRisk(str(panel.account_ids[a]), float(prob[i]), _top_drivers(current[i], effects[i]))
+        AccountRisk(
+            str(panel.account_ids[a]), float(prob[i]), _drivers(current[i], effects[i], top[i])
+        )
         for i, a in enumerate(alive)
     )
     order = np.argsort(-np.abs(w), kind="stable")
@@ -201,8 +204,8 @@ def fit_churn_model(
     )
 
 
-def _top_drivers(values: np.ndarray, effects: np.ndarray, n: int = 3) -> tuple[Driver, ...]:
-    order = [j for j in np.argsort(-effects, kind="stable")[:n] if effects[j] > 0]
+def _drivers(values: np.ndarray, effects: np.ndarray, order: np.ndarray) -> tuple[Driver, ...]:
+    """The features that raise this account's risk, strongest first (at most ``len(order)``)."""
     return tuple(
         Driver(
             FEATURE_NAMES[j],
@@ -211,4 +214,5 @@ def _top_drivers(values: np.ndarray, effects: np.ndarray, n: int = 3) -> tuple[D
             float(effects[j]),
         )
         for j in order
+        if effects[j] > 0
     )

@@ -33,8 +33,9 @@ class BreadthComponent(_Strict):
     """Share of the key features used in the last ``window_weeks``."""
 
     weight: float = Field(default=0.15, ge=0)
-    features: list[str] | None = None  # None: the top_n most used track events
-    top_n: int = Field(default=8, ge=1, le=100)
+    # None: the top_n most used track events. At most 62 (they travel as bits of an int64).
+    features: list[str] | None = Field(default=None, min_length=1, max_length=62)
+    top_n: int = Field(default=8, ge=1, le=62)
 
 
 class SeatsComponent(_Strict):

@@ -163,6 +163,27 @@ def _r(value: float | None, digits: int = 2) -> float | None:
 
 
 @dataclass(frozen=True, eq=False)
+class LatestHealth:
+    """The latest scored week of every account that has one (arrays aligned on ``accounts``)."""
+
+    accounts: np.ndarray  # panel indices
+    weeks: np.ndarray  # panel columns
+    scores: np.ndarray
+    bands: np.ndarray
+    sub_scores: dict[str, np.ndarray]  # NaN: n/a that week
+    weights: dict[str, np.ndarray]  # the component's share of the score that week (0: n/a)
+
+    def points_lost(self, i: int) -> list[tuple[str, float, float]]:
+        """(component, sub-score, points lost) of row ``i``, the costliest first."""
+        out = [
+            (n, float(s[i]), float(self.weights[n][i] * (100.0 - s[i])))
+            for n, s in self.sub_scores.items()
+            if not np.isnan(s[i])
+        ]
+        return sorted(out, key=lambda t: -t[2])
+
+
+@dataclass(frozen=True, eq=False)
 class HealthReport:
     """Scores for every account and week; ``sub_scores`` per component, NaN where n/a."""
 
@@ -204,6 +225,22 @@ class HealthReport:
             coverage=norm / total if total else 0.0,
             components=comps,
         )
+
+    def latest(self) -> LatestHealth:
+        """Every account's latest scored week at once (the account list reads this)."""
+        has = ~np.isnan(self.scores)
+        any_week = has.any(axis=1)
+        last = self.panel.n_weeks - 1 - np.argmax(has[:, ::-1], axis=1) if has.size else has
+        accounts = np.flatnonzero(any_week)
+        weeks = np.asarray(last)[accounts].astype(np.int64)
+        cfg = self.config.components.weights()
+        subs = {n: self.sub_scores[n][accounts, weeks] for n in COMPONENTS if cfg[n] > 0}
+        raw = {n: np.where(np.isnan(v), 0.0, cfg[n]) for n, v in subs.items()}
+        den = np.sum(list(raw.values()), axis=0) if raw else np.zeros(len(accounts))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            weights = {n: w / den for n, w in raw.items()}
+        scores = self.scores[accounts, weeks]
+        return LatestHealth(accounts, weeks, scores, self.band_of(scores), subs, weights)
 
     def latest_week(self, account: int) -> int | None:
         """The last week with a score for the account (None: never scored)."""

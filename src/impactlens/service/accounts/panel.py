@@ -19,7 +19,6 @@ from functools import cached_property
 import ibis
 import ibis.expr.types as ir
 import numpy as np
-import pyarrow as pa
 
 from impactlens.service.accounts.config import HealthConfig
 from impactlens.warehouse import Warehouse
@@ -29,10 +28,16 @@ RESERVED_EVENTS = ("Experiment Viewed", "Survey Responded")
 CLOSED_STATUSES = ("solved", "closed", "resolved")
 
 
+EPOCH_MONDAY_SECONDS = 4 * 86_400
+WEEK_SECONDS = 7 * 86_400
+
+
 def week_index(value: ir.TimestampValue | ir.DateValue) -> ir.IntegerValue:
-    """The week (Monday-based, UTC) a timestamp falls in, as an integer index."""
-    day = value.date() if isinstance(value, ir.TimestampValue) else value
-    return day.delta(ibis.date(EPOCH_MONDAY), unit="day") // 7
+    """The week (Monday-based, UTC) a timestamp or date falls in, as an integer index."""
+    if isinstance(value, ir.TimestampValue):
+        # Integer arithmetic on epoch seconds: a third cheaper than casting every event to a date.
+        return (value.epoch_seconds() - EPOCH_MONDAY_SECONDS) // WEEK_SECONDS
+    return value.delta(ibis.date(EPOCH_MONDAY), unit="day") // 7
 
 
 def week_start(index: int | np.integer) -> date:
@@ -155,7 +160,14 @@ def build_panel(warehouse: Warehouse, config: HealthConfig | None = None) -> Acc
         & (ev.event.isnull() | ~ev.event.isin([*RESERVED_EVENTS, *config.exclude_events]))
     )
     ev = ev.mutate(week=week_index(ev.timestamp))
-    usage = _rows(ev.group_by("account_id", "week").agg(n=ev.count(), users=ev.actor_id.nunique()))
+    features = key_features(warehouse, config)
+    # One pass over the events: counts, active users, and the key features used as bits.
+    aggs = {"n": ev.count(), "users": ev.actor_id.nunique()}
+    if features:
+        bits = [(ev.event == f, ibis.literal(1 << i, "int64")) for i, f in enumerate(features)]
+        aggs["features"] = ibis.cases(*bits, else_=ibis.literal(0, "int64")).bit_or()
+    usage = _rows(ev.group_by("account_id", "week").agg(**aggs))
+    usage.setdefault("features", np.zeros(len(usage["week"]), dtype=np.int64))
     accounts = _rows(
         warehouse.table("accounts").select(
             "account_id", "name", "segment", "plan", "created_at", "churned_at"
@@ -188,8 +200,11 @@ def build_panel(warehouse: Warehouse, config: HealthConfig | None = None) -> Acc
 
     events = _scatter(shape, pos(usage["account_id"]), usage["week"], usage["n"], first)
     users = _scatter(shape, pos(usage["account_id"]), usage["week"], usage["users"], first)
-    features = key_features(warehouse, config)
-    breadth = _breadth(ev, features, config.window_weeks, shape, pos, first)
+    masks = np.zeros(shape, dtype=np.int64)
+    if n_weeks:
+        cols = usage["week"].astype(np.int64) - first
+        masks[pos(usage["account_id"]), cols] = usage["features"].astype(np.int64)
+    breadth = _breadth(masks, config.window_weeks)
     tickets, high_open = _tickets(warehouse, config, shape, pos, first)
     surveys = _surveys(warehouse, shape, pos, first)
     seats = _seats(warehouse, config, accounts, shape, pos, first)
@@ -259,20 +274,12 @@ def _data_end(warehouse: Warehouse) -> datetime | None:
     return max(ends) if ends else None
 
 
-def _breadth(ev, features, window, shape, pos, first) -> np.ndarray:
-    if not features or shape[1] == 0:
-        return np.zeros(shape)
-    used = ev.filter(ev.event.isin(list(features))).select("account_id", "week", "event").distinct()
-    spread = used.cross_join(
-        ibis.memtable(pa.table({"k": pa.array(np.arange(window), pa.int64())}))
-    )
-    spread = spread.mutate(week=spread.week + spread.k)
-    rows = _rows(spread.group_by("account_id", "week").agg(n=spread.event.nunique()))
-    # A count spread into weeks before the panel must not pile up in column 0.
-    keep = rows["week"] >= first
-    return _scatter(
-        shape, pos(rows["account_id"][keep]), rows["week"][keep], rows["n"][keep], first
-    )
+def _breadth(masks: np.ndarray, window: int) -> np.ndarray:
+    """Distinct key features used in the trailing ``window`` weeks: OR the weekly bit sets."""
+    used = masks.copy()
+    for shift in range(1, window):
+        used[:, shift:] |= masks[:, :-shift]
+    return np.bitwise_count(used).astype(float)
 
 
 def _tickets(warehouse, config, shape, pos, first) -> tuple[np.ndarray, np.ndarray]:

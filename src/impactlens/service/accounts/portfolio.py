@@ -66,15 +66,11 @@ class AccountList:
         return out
 
 
-def health_reasons(health: AccountHealth, limit: int = 2) -> list[str]:
+def health_reasons(lost: list[tuple[str, float, float]], limit: int = 2) -> list[str]:
     """The components that cost the most points, e.g. 'usage trend: 20/100 (-20 pts)'."""
-    lost = [
-        (c.weight * (100 - c.sub_score), c) for c in health.components if c.sub_score is not None
-    ]
-    lost.sort(key=lambda t: -t[0])
     return [
-        f"{COMPONENT_LABELS[c.name]}: {c.sub_score:.0f}/100 (-{pts:.0f} pts)"
-        for pts, c in lost[:limit]
+        f"{COMPONENT_LABELS[name]}: {sub:.0f}/100 (-{pts:.0f} pts)"
+        for name, sub, pts in lost[:limit]
         if pts >= 5
     ]
 
@@ -128,34 +124,36 @@ def build_account_book(
         warehouse, churn_config, health_config, panel=panel, health_scores=health.scores
     )
     risks = {r.account_id: r for r in churn.risks}
-    end = np.datetime64(panel.as_of.date(), "D") if panel.as_of else None
-    rows = {}
-    current_accounts = panel.alive[:, -1] if panel.n_weeks else np.zeros(0, dtype=bool)
-    for a in (int(i) for i in np.flatnonzero(current_accounts)):
-        week = health.latest_week(a)
-        if end is None or week is None:
-            continue
-        current = health.at(a, week)
-        mrr = float(panel.mrr_on(np.array([a]), np.array([end]))[0])
+    rows: dict[str, AccountRow] = {}
+    if panel.as_of is None or panel.n_weeks == 0:
+        return AccountBook(health, churn, rows)
+    latest = health.latest()
+    current = panel.alive[latest.accounts, -1]
+    end = np.full(len(latest.accounts), np.datetime64(panel.as_of.date(), "D"))
+    mrrs = panel.mrr_on(latest.accounts, end)
+    for i in (int(k) for k in np.flatnonzero(current)):
+        a = int(latest.accounts[i])
+        account_id = str(panel.account_ids[a])
+        mrr = float(mrrs[i])
         arr = 12 * mrr if mrr == mrr else 0.0
-        risk = risks.get(current.account_id)
+        score, band = float(latest.scores[i]), latest.bands[i]
+        risk = risks.get(account_id)
         p = risk.probability if risk else None
-        flagged = current.band in ("red", "yellow")
+        flagged = band in ("red", "yellow")
         risky = p is not None and p >= churn_config.risk_threshold
-        reasons = [f"health {current.band}"] if flagged else []
-        reasons += health_reasons(current) if flagged else []
+        reasons = [f"health {band}", *health_reasons(latest.points_lost(i))] if flagged else []
         if risky and risk is not None:
             drivers = ", ".join(d.feature for d in risk.drivers[:2])
             reasons.append(f"churn risk {p:.0%}" + (f" ({drivers})" if drivers else ""))
-        rows[current.account_id] = AccountRow(
-            current.account_id,
+        rows[account_id] = AccountRow(
+            account_id,
             _s(panel.names[a]),
             _s(panel.segments[a]),
             _s(panel.plans[a]),
             mrr if mrr == mrr else None,
             arr,
-            current.score,
-            current.band,
+            score,
+            band,
             p,
             flagged or risky,
             arr if flagged or risky else 0.0,

@@ -2,8 +2,9 @@
 
 300 accounts over 52 weeks; each week an account churns with probability
 sigmoid(-7.6 + 4.0 * usage decline + 1.2 * log(1 + tickets, 4 weeks) + 1.5 * [last NPS <= 6]).
-Measured on this world (seed 1): back-test AUC 0.75 (logistic) and 0.72 (boosting),
-shuffled-label AUC 0.48-0.52. The floors below sit well under those numbers.
+Measured on this world (seed 1, 114 churned accounts, 7 folds): back-test AUC 0.75
+(logistic) and 0.70 (boosting), shuffled-label AUC 0.49 and 0.48, precision at top
+10% 0.52 against a base rate of 0.13. The floors below sit well under those numbers.
 """
 
 from __future__ import annotations

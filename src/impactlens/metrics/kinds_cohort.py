@@ -17,7 +17,6 @@ from datetime import date, timedelta
 
 import ibis
 import ibis.expr.types as ir
-import pyarrow as pa
 
 from impactlens.metrics.kinds_funnel import quantiles
 from impactlens.metrics.query import (
@@ -27,6 +26,7 @@ from impactlens.metrics.query import (
     SeriesGrouping,
     count_distinct,
     divide,
+    literal_table,
 )
 from impactlens.metrics.sources import event_rows
 from impactlens.metrics.spec import AdoptionMetric, RetentionMetric, StickinessMetric
@@ -94,11 +94,14 @@ def _running(days: ir.Table, grid: ir.Table, window: int, parts: list[str], name
 
 
 def _calendar(base: date, count: int, grain: str | None) -> ir.Table:
-    days = [base + timedelta(days=k) for k in range(count)]
-    columns = {"_k": pa.array(range(count), pa.int64())}
-    if grain is not None:
-        columns["period_start"] = pa.array([truncate_date(d, grain) for d in days], pa.date32())
-    return ibis.memtable(pa.table(columns))
+    """Day numbers 0..count-1 from ``base`` (and their period start, by grain)."""
+    if grain is None:
+        return literal_table({"_k": "int64"}, [{"_k": k} for k in range(count)])
+    rows = [
+        {"_k": k, "period_start": truncate_date(base + timedelta(days=k), grain)}
+        for k in range(count)
+    ]
+    return literal_table({"_k": "int64", "period_start": "date"}, rows)
 
 
 def compile_stickiness(metric: StickinessMetric, q: Query) -> Aggregated:
@@ -174,14 +177,8 @@ def _group_ends(q: Query) -> ir.Table | None:
         return None
     tb = g.timebase
     ends = [min(utc_bound(next_period(p, tb.grain), tb.timezone), tb.utc_end) for p in tb.periods()]
-    return ibis.memtable(
-        pa.table(
-            {
-                "period_start": pa.array(tb.periods(), pa.date32()),
-                "_end": pa.array(ends, pa.timestamp("us")),
-            }
-        )
-    )
+    rows = [{"period_start": p, "_end": e} for p, e in zip(tb.periods(), ends, strict=True)]
+    return literal_table({"period_start": "date", "_end": "timestamp"}, rows)
 
 
 def compile_adoption(metric: AdoptionMetric, q: Query) -> Aggregated:

@@ -164,6 +164,17 @@ def no_reason(t: ir.Table) -> ir.Value:
     return ibis.null("string")
 
 
+def literal_table(columns: dict[str, str], rows: list[dict[str, Any]]) -> ir.Table:
+    """A small constant table written into the query itself (an unnested array of structs).
+
+    Unlike ``ibis.memtable`` nothing has to be registered with the engine, so the
+    compiled SQL is self-contained: the same on every engine and safe to cache.
+    """
+    fields = ", ".join(f"{name}: {dtype}" for name, dtype in columns.items())
+    array = ibis.literal(rows, type=f"array<struct<{fields}>>")
+    return array.unnest().name("_row").as_table().unpack("_row")
+
+
 def count_distinct(rows: ir.Table, keys: tuple[str, ...], column: str, name: str) -> ir.Table:
     """Exact distinct count per group on every engine (ClickHouse's nunique is approximate)."""
     distinct = rows.select(*keys, column).distinct()

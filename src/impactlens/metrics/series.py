@@ -21,15 +21,21 @@ from typing import Any
 
 import ibis
 import ibis.expr.types as ir
-import pyarrow as pa
 
 from impactlens.errors import UserError
+from impactlens.metrics import plans
 from impactlens.metrics.catalog import MetricCatalog
 from impactlens.metrics.fields import parse_field
 from impactlens.metrics.frame import MetricFrame
 from impactlens.metrics.kinds import COMPILERS
 from impactlens.metrics.planner import use_rollup
-from impactlens.metrics.query import ActorGrouping, Aggregated, Query, SeriesGrouping
+from impactlens.metrics.query import (
+    ActorGrouping,
+    Aggregated,
+    Query,
+    SeriesGrouping,
+    literal_table,
+)
 from impactlens.metrics.sources import NO_SEGMENT, event_rows, table_rows
 from impactlens.metrics.spec import FilterSpec, MetricBase
 from impactlens.metrics.timebase import Timebase, utc_bound
@@ -81,7 +87,9 @@ def _series(warehouse, metric, grain, start, end, timezone, segment, filters, ca
     q = Query(**{**q.__dict__, "rollup": use_rollup(warehouse, metric, q, source)})
     agg = _aggregate(metric, q)
     keys = list(q.keys)
-    calendar = ibis.memtable(pa.table({"period_start": pa.array(timebase.periods(), pa.date32())}))
+    calendar = literal_table(
+        {"period_start": "date"}, [{"period_start": p} for p in timebase.periods()]
+    )
     if seg is not None:
         segments = agg.table.select("segment").distinct()
         calendar = calendar.cross_join(segments)
@@ -117,20 +125,50 @@ def metric_series(
     add conditions to the metric's own. ``source`` is ``auto`` (the hourly
     rollup when it is fresh and the metric allows it), ``events`` or ``rollup``.
     """
-    expr, agg = _series(
-        warehouse, metric, grain, start, end, timezone, segment, filters, catalog, source
-    )
     resolved = _resolve(metric, catalog)
+    rollup = _rollup_choice(
+        warehouse, resolved, grain, start, end, timezone, segment, filters, source
+    )
+    key = plans.plan_key(
+        warehouse,
+        resolved,
+        grain=grain,
+        start=start,
+        end=end,
+        timezone=timezone,
+        segment=segment,
+        filters=[f.model_dump() for f in _filters(filters)],
+        rollup=rollup,
+    )
+    plan = plans.lookup(warehouse, key)
+    if plan is None:
+        source = "rollup" if rollup else "events"
+        expr, agg = _series(
+            warehouse, resolved, grain, start, end, timezone, segment, filters, catalog, source
+        )
+        keys = ("period_start", "segment") if segment else ("period_start",)
+        plan = plans.Plan(str(warehouse.backend.compile(expr)), agg.ratio, keys)
+        plans.remember(warehouse, key, plan)
+    table = plans.run(warehouse, plan)
     return MetricFrame(
         resolved,
-        expr.to_pyarrow(),
+        table,
         grain=grain,
-        ratio=agg.ratio,
+        ratio=plan.ratio,
         start=start,
         end=end,
         timezone=timezone,
         segment=segment,
     )
+
+
+def _rollup_choice(
+    warehouse, metric, grain, start, end, timezone, segment, filters, source
+) -> bool:
+    timebase = Timebase(timezone, start, end, grain)
+    seg = parse_field(segment) if segment else None
+    q = Query(warehouse, SeriesGrouping(timebase, seg is not None), seg, _filters(filters))
+    return use_rollup(warehouse, metric, q, source)
 
 
 def metric_per_actor_expr(

@@ -25,7 +25,7 @@ import ibis.expr.types as ir
 from impactlens.metrics.engines import json_text
 from impactlens.metrics.fields import ACCOUNT_COLUMNS, USER_COLUMNS, FieldRef, parse_field
 from impactlens.metrics.spec import FilterSpec
-from impactlens.warehouse.schema import ROLLUP_TABLE
+from impactlens.warehouse.schema import ACTIVITY_TABLE, ROLLUP_TABLE
 
 NO_SEGMENT = "(none)"
 _SOURCE_COLUMNS: dict[str, dict[str, str]] = {
@@ -168,10 +168,20 @@ def event_rows(
 ) -> ir.Table:
     """Events named ``names`` (all events when empty) as core columns, filtered and segmented.
 
-    With ``rollup`` the rows come from ``event_hourly`` (one row per hour, event and
-    actor, ``weight`` = events); only valid without ``event.``/``flag.`` fields.
+    With ``rollup`` the rows come from the hourly rollups (one row per hour, event
+    and actor, or per hour and actor for any event; ``weight`` = events); only
+    valid without ``event.``/``flag.`` fields (metrics.planner decides).
     """
-    if rollup:
+    if rollup and not names:
+        table = warehouse.table(ACTIVITY_TABLE)
+        rows = table.select(
+            ts=table.hour,
+            uid=table.actor_id,
+            aid=table.account_id,
+            event=ibis.null("string"),
+            weight=table.n,
+        )
+    elif rollup:
         table = warehouse.table(ROLLUP_TABLE)
         rows = table.select(
             ts=table.hour,

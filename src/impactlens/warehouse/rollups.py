@@ -1,7 +1,9 @@
-"""Derived tables maintained at import time: the hourly per-actor event rollup.
+"""Derived tables maintained at import time: hourly per-actor event rollups.
 
 ``_impactlens_event_hourly`` holds one row per (UTC hour, event, actor, account)
-with the number of events. Count, unique, ratio and stickiness metrics read it
+with the number of events; ``_impactlens_actor_hourly`` one row per (UTC hour,
+actor, account) over all events, which is what "active" metrics (any event)
+need, several times smaller. Count, unique, ratio and stickiness metrics read them
 instead of raw events when nothing they need is lost (no event-property or flag
 fields, a time zone whose offsets are whole hours); the metrics layer decides
 (impactlens.metrics.planner). An hour is the coarsest bucket that still puts
@@ -30,7 +32,7 @@ import pyarrow as pa
 import sqlglot as sg
 import sqlglot.expressions as sge
 
-from impactlens.warehouse.schema import META_TABLE, ROLLUP_TABLE
+from impactlens.warehouse.schema import ACTIVITY_TABLE, META_TABLE, ROLLUP_TABLE
 
 ROLLUP_STATE_KEY = "rollup.event_hourly.events"
 
@@ -52,6 +54,23 @@ def hourly_rollup_expr(
     ).agg(n=rows.count())
 
 
+def activity_rollup_expr(
+    events: ir.Table, lo: datetime | None = None, hi: datetime | None = None
+) -> ir.Table:
+    """Events of any name per (hour, actor, account) for events with lo <= timestamp < hi."""
+    rows = events.filter(events.timestamp.notnull())
+    if lo is not None:
+        rows = rows.filter(rows.timestamp >= ibis.literal(lo))
+    if hi is not None:
+        rows = rows.filter(rows.timestamp < ibis.literal(hi))
+    return rows.group_by(
+        hour=rows.timestamp.truncate("h"), actor_id=rows.actor_id, account_id=rows.account_id
+    ).agg(n=rows.count())
+
+
+ROLLUPS = ((ROLLUP_TABLE, hourly_rollup_expr), (ACTIVITY_TABLE, activity_rollup_expr))
+
+
 def _hour(value: datetime) -> datetime:
     return value.replace(minute=0, second=0, microsecond=0)
 
@@ -69,18 +88,20 @@ def refresh_after_import(
         return
     lo, hi = _hour(min_timestamp), _hour(max_timestamp) + timedelta(hours=1)
     hour = sg.column("hour", quoted=True)
-    stmt = sg.delete(sg.table(ROLLUP_TABLE, quoted=True)).where(
-        (hour >= _timestamp(lo)) & (hour < _timestamp(hi))
-    )
-    warehouse.execute_statement(stmt)
-    warehouse.backend.insert(ROLLUP_TABLE, hourly_rollup_expr(warehouse.table("events"), lo, hi))
+    for table, build in ROLLUPS:
+        stmt = sg.delete(sg.table(table, quoted=True)).where(
+            (hour >= _timestamp(lo)) & (hour < _timestamp(hi))
+        )
+        warehouse.execute_statement(stmt)
+        warehouse.backend.insert(table, build(warehouse.table("events"), lo, hi))
     _record(warehouse)
 
 
 def rebuild_rollups(warehouse: Any) -> None:
     """Recompute the whole rollup from the events table (migrations, repairs)."""
-    warehouse.execute_statement(sg.delete(sg.table(ROLLUP_TABLE, quoted=True)))
-    warehouse.backend.insert(ROLLUP_TABLE, hourly_rollup_expr(warehouse.table("events")))
+    for table, build in ROLLUPS:
+        warehouse.execute_statement(sg.delete(sg.table(table, quoted=True)))
+        warehouse.backend.insert(table, build(warehouse.table("events")))
     _record(warehouse)
 
 

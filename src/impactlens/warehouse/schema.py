@@ -29,8 +29,10 @@ SCHEMA_VERSION = 2
 
 META_TABLE = "_impactlens_meta"
 IMPORTS_TABLE = "_impactlens_imports"
-# Derived: events per (UTC hour, event, actor, account), kept by warehouse/rollups.py.
+# Derived, kept by warehouse/rollups.py: events per (UTC hour, event, actor, account),
+# and per (UTC hour, actor, account) over all events.
 ROLLUP_TABLE = "_impactlens_event_hourly"
+ACTIVITY_TABLE = "_impactlens_actor_hourly"
 
 TS = "timestamp"
 STR = "string"
@@ -298,6 +300,7 @@ META_TABLES: dict[str, dict[str, str]] = {
         "finished_at": TS,
     },
     ROLLUP_TABLE: {"hour": TS, "event": STR, "actor_id": STR, "account_id": STR, "n": I64},
+    ACTIVITY_TABLE: {"hour": TS, "actor_id": STR, "account_id": STR, "n": I64},
 }
 
 
@@ -322,5 +325,5 @@ def _backfill_event_rollup(warehouse: object) -> None:
 
 # Appended to as the schema grows.
 MIGRATIONS: list[Migration] = [
-    Migration(2, "hourly per-actor event rollup, back-filled", _backfill_event_rollup),
+    Migration(2, "hourly per-actor event rollups, back-filled", _backfill_event_rollup),
 ]

@@ -91,6 +91,7 @@ def main() -> int:
         source = f"synthetic world ({args.accounts:,} accounts x {args.weeks} weeks)"
 
     events = wh.count("events")
+    baseline = _peak_rss_mb()
     rows: list[tuple[str, float, float, str]] = []
 
     def step(name, call):
@@ -137,6 +138,7 @@ def main() -> int:
     )
     print("| step | wall s | CPU s | peak RSS so far (MB) |")
     print("|---|---:|---:|---:|")
+    print(f"| (imports and connection, before any query) | | | {baseline:,.0f} |")
     for name, seconds, cpu, rss in rows:
         print(f"| {name} | {seconds:.2f} | {cpu:.2f} | {rss} |")
     if bt is not None and bt.auc_mean is not None:

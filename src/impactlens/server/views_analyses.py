@@ -24,7 +24,8 @@ T = TypeVar("T")
 
 REVIEW_DAYS = 180  # the releases and coverage the dashboard shows: the last half year
 
-_registry_lock = threading.Lock()
+# Re-entrant: _warm_once updates state under it and _state() takes it too.
+_registry_lock = threading.RLock()
 
 
 class AnalysesClosed(RuntimeError):

@@ -66,10 +66,10 @@ def test_metrics_list_and_navigation(page, live_server) -> None:
     assert page.get_by_role("heading", name="Leading indicators").is_visible()
     assert page.locator("table.metrics-list tbody tr").count() >= 10
     screenshot(page, "metrics")
+    nav = [a.inner_text().split("\n")[0] for a in page.locator("nav a").all()]
+    assert nav[:1] == ["Overview"] and nav[-1] == "Metrics"
     for label in ("Releases", "Experiments", "Accounts", "Backlog", "Delivery"):
-        page.click(f"nav >> text={label}")
-        assert page.get_by_role("heading", name="Not yet available").is_visible(), label
-    screenshot(page, "not-yet-available")
+        assert any(item.startswith(label) for item in nav), label
     page.click("text=Sign out")
     page.wait_for_url(re.compile(r"/login"))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from types import SimpleNamespace
 
 import pytest
 from fastapi.testclient import TestClient
@@ -135,16 +136,26 @@ def test_dashboard_login_sets_a_strict_httponly_cookie(loaded) -> None:
     assert client.get("/", follow_redirects=False).status_code == 303
 
 
-def test_every_page_renders_and_pages_not_built_yet_say_so(loaded) -> None:
+def test_every_page_renders_and_pages_not_built_yet_say_so(loaded, monkeypatch) -> None:
+    from impactlens.server import pages
+
     loaded.client.cookies.set("impactlens_key", loaded.read_key)
     for path in ("/", "/metrics", "/metrics/reports?by=week", "/metrics/reports?segment=plan"):
         response = loaded.client.get(path)
         assert response.status_code == 200, path
         assert "content-security-policy" in response.headers
-    for path in ("/releases", "/experiments", "/accounts", "/backlog", "/delivery"):
-        assert "Not yet available" in loaded.client.get(path).text
     missing = loaded.client.get("/metrics/reprts")
     assert missing.status_code == 404 and "reports" in missing.text  # suggests the close name
+    # A nav entry whose analysis has no page yet says so, with what it will show.
+    entry = pages.NavEntry(
+        "later", "/later", "Later", False, "What later shows.", "impactlens later"
+    )
+    monkeypatch.setattr(pages, "NAV", (*pages.NAV, entry))
+    request = SimpleNamespace(app=SimpleNamespace(state=SimpleNamespace()))
+    page = pages.render(request, "unavailable.html", active="later", workspace="acme", entry=entry)
+    text = page.body.decode()
+    assert "Not yet available" in text and "What later shows." in text
+    assert 'href="/later"' in text and "soon" in text
 
 
 def test_an_internal_error_says_nothing_of_the_internals(loaded, monkeypatch) -> None:

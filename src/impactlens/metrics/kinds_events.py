@@ -39,11 +39,18 @@ def grouped_events(
 
 
 def _count(
-    q: Query, names: tuple[str, ...], filters: tuple[FilterSpec, ...], actor: str
+    q: Query,
+    names: tuple[str, ...],
+    filters: tuple[FilterSpec, ...],
+    actor: str,
+    *,
+    with_actors: bool = True,
 ) -> ir.Table:
     rows = grouped_events(q, names, filters, actor)
     keys = list(q.keys)
     events = rows.group_by(keys).agg(numerator=rows.weight.sum().cast("int64"))
+    if not with_actors:  # a ratio part: the distinct count would cost a second pass
+        return events
     actors = count_distinct(rows, q.keys, "actor", "actors")
     return events.join(actors, keys)
 
@@ -84,7 +91,7 @@ def ratio_part(q: Query, part: str | EventCount, ratio: MetricBase) -> ir.Table:
         filters = (*ratio.filters, *part.filters)
         if part.aggregate == "actors":
             return _unique(q, part.event, filters, ratio.actor)
-        return _count(q, part.event, filters, ratio.actor).drop("actors")
+        return _count(q, part.event, filters, ratio.actor, with_actors=False)
     metric = ratio.part(part) if isinstance(ratio, RatioMetric) else None
     if metric is None:
         if q.catalog is None:
@@ -93,7 +100,7 @@ def ratio_part(q: Query, part: str | EventCount, ratio: MetricBase) -> ir.Table:
     filters = (*ratio.filters, *metric.filters)
     if metric.kind == "unique":
         return _unique(q, metric.events, filters, metric.actor)
-    return _count(q, metric.events, filters, metric.actor).drop("actors")
+    return _count(q, metric.events, filters, metric.actor, with_actors=False)
 
 
 def compile_ratio(metric: RatioMetric, q: Query) -> Aggregated:

@@ -117,8 +117,9 @@ def _warm_once(runtime: WorkspaceRuntime) -> None:
     try:
         warm_analyses(runtime)
     finally:
+        state = _state(runtime)
         with _registry_lock:
-            _state(runtime).warming = False
+            state.warming = False
 
 
 def read_release(runtime: WorkspaceRuntime, release_id: str) -> Any:

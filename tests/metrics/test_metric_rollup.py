@@ -93,7 +93,7 @@ def test_refresh_after_import_recomputes_only_the_touched_hours(warehouse) -> No
     metric = CATALOG.get("sessions")
     kwargs = dict(start=date(2026, 3, 1), end=date(2026, 3, 3), catalog=CATALOG)
     assert metric_series(warehouse, metric, **kwargs).column("numerator") == [3.0, 1.0]  # auto: raw
-    with pytest.raises(UserError, match="does not cover the events table"):
+    with pytest.raises(UserError, match="do not cover the events table"):
         metric_series(warehouse, metric, source="rollup", **kwargs)
     refresh_after_import(warehouse, datetime(2026, 3, 1, 8, 59), datetime(2026, 3, 2, 1))
     rows = warehouse.table(ROLLUP_TABLE).order_by("hour").to_pyarrow().to_pylist()

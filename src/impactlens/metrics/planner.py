@@ -8,7 +8,7 @@ account. A metric can use it without changing any number when:
 - no filter or segment reads event properties or flags (the rollup has none);
 - the time zone's offsets are whole hours over the queried range;
 - it is a series (per-actor windows may start mid-hour);
-- the rollup covers exactly the events table (``rollup_is_fresh``).
+- the rollups hold exactly the events of the events table (``rollup_is_fresh``).
 
 ``source="auto"`` uses it when all hold, ``"events"`` never, ``"rollup"``
 insists (a UserError says which condition fails).
@@ -53,7 +53,7 @@ def rollup_blocker(warehouse: Any, metric: MetricBase, query: Query) -> str | No
     if not whole_hour_offsets(tb.timezone, *tb.exact_range):
         return f"{tb.timezone} has offsets that are not whole hours"
     if not rollup_is_fresh(warehouse):
-        return "the rollup does not cover the events table (run an import or rebuild_rollups)"
+        return "the rollups do not cover the events table (run an import or rebuild_rollups)"
     return None
 
 

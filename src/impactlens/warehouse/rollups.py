@@ -11,12 +11,14 @@ every event in the right local day of any whole-hour time zone.
 
 ``refresh_after_import`` is called by the importer inside the import's
 transaction, after new events were written, with the UTC range they span. It
-recomputes the hours in that range and records how many events the rollup
-covers; a reader trusts the rollup only while that number equals the events
-table's row count. Anything that changes events without the importer (a test's
-Warehouse.write, a back-fill of account ids) therefore makes readers fall back
-to raw events until ``refresh_after_import`` (for that range) or
-``rebuild_rollups`` runs.
+recomputes the hours in that range. A reader trusts the rollups only while
+they hold exactly as many events as the events table (Σ n = count of events
+with a timestamp, checked on every query: two sums over small tables).
+Anything that adds events without the importer (a test's Warehouse.write)
+therefore makes readers fall back to raw events, and the next refresh, finding
+the rollups still short after recomputing its range, rebuilds them whole.
+Changing an existing event's actor or account (a back-fill) is not detected:
+the importer must refresh the range it touched.
 
 >>> refresh_after_import(warehouse, datetime(2026, 3, 1, 8, 5), datetime(2026, 3, 2, 9, 0))  # doctest: +SKIP
 """
@@ -28,13 +30,10 @@ from typing import Any
 
 import ibis
 import ibis.expr.types as ir
-import pyarrow as pa
 import sqlglot as sg
 import sqlglot.expressions as sge
 
-from impactlens.warehouse.schema import ACTIVITY_TABLE, META_TABLE, ROLLUP_TABLE
-
-ROLLUP_STATE_KEY = "rollup.event_hourly.events"
+from impactlens.warehouse.schema import ACTIVITY_TABLE, ROLLUP_TABLE
 
 
 def hourly_rollup_expr(
@@ -82,42 +81,40 @@ def _timestamp(value: datetime) -> sge.Expression:
 def refresh_after_import(
     warehouse: Any, min_timestamp: datetime | None, max_timestamp: datetime | None
 ) -> None:
-    """Bring the rollup up to date for events in [min_timestamp, max_timestamp] (naive UTC)."""
-    if min_timestamp is None or max_timestamp is None:
-        _record(warehouse)
-        return
-    lo, hi = _hour(min_timestamp), _hour(max_timestamp) + timedelta(hours=1)
-    hour = sg.column("hour", quoted=True)
-    for table, build in ROLLUPS:
-        stmt = sg.delete(sg.table(table, quoted=True)).where(
-            (hour >= _timestamp(lo)) & (hour < _timestamp(hi))
-        )
-        warehouse.execute_statement(stmt)
-        warehouse.backend.insert(table, build(warehouse.table("events"), lo, hi))
-    _record(warehouse)
+    """Bring the rollups up to date for events in [min_timestamp, max_timestamp] (naive UTC)."""
+    if min_timestamp is not None and max_timestamp is not None:
+        lo, hi = _hour(min_timestamp), _hour(max_timestamp) + timedelta(hours=1)
+        hour = sg.column("hour", quoted=True)
+        for table, build in ROLLUPS:
+            stmt = sg.delete(sg.table(table, quoted=True)).where(
+                (hour >= _timestamp(lo)) & (hour < _timestamp(hi))
+            )
+            warehouse.execute_statement(stmt)
+            warehouse.backend.insert(table, build(warehouse.table("events"), lo, hi))
+    if not rollup_is_fresh(warehouse):
+        rebuild_rollups(warehouse)
 
 
 def rebuild_rollups(warehouse: Any) -> None:
-    """Recompute the whole rollup from the events table (migrations, repairs)."""
+    """Recompute the rollups from the whole events table (migrations, repairs)."""
     for table, build in ROLLUPS:
         warehouse.execute_statement(sg.delete(sg.table(table, quoted=True)))
         warehouse.backend.insert(table, build(warehouse.table("events")))
-    _record(warehouse)
-
-
-def _record(warehouse: Any) -> None:
-    covered = str(warehouse.count("events"))
-    warehouse.delete_where_in(META_TABLE, pa.table({"key": [ROLLUP_STATE_KEY]}))
-    warehouse.backend.insert(META_TABLE, pa.table({"key": [ROLLUP_STATE_KEY], "value": [covered]}))
 
 
 def rollup_is_fresh(warehouse: Any) -> bool:
-    """True when the rollup covers exactly the events table (see the module docstring)."""
+    """True when each rollup holds exactly the events of the events table."""
     try:
-        meta = warehouse.table(META_TABLE)
-        rows = meta.filter(meta.key == ROLLUP_STATE_KEY).select("value").to_pyarrow()
-    except Exception:  # an engine or warehouse without the meta table: no rollup
+        events = warehouse.table("events")
+        covered = [warehouse.table(t).n.sum().fill_null(0) for t, _ in ROLLUPS]
+    except Exception:  # an engine or warehouse without the rollup tables
         return False
-    if rows.num_rows == 0:
-        return False
-    return int(rows.column(0)[0].as_py()) == warehouse.count("events")
+    total = events.filter(events.timestamp.notnull()).count()
+    sums = (
+        ibis.literal(0)
+        .name("x")
+        .as_table()
+        .select(total=total.as_scalar(), **{f"n{i}": c.as_scalar() for i, c in enumerate(covered)})
+    )
+    row = sums.to_pyarrow().to_pylist()[0]
+    return all(row[f"n{i}"] == row["total"] for i in range(len(covered)))

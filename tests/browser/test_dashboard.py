@@ -36,7 +36,7 @@ def test_sign_in_and_read_the_overview(page, live_server) -> None:
         assert re.search(r"\d", text), (figure, text)
     assert page.locator(".indicator.north-star figure.chart svg polyline").count() >= 1
     assert page.locator(".indicator figure.chart svg").count() >= 4
-    rows = page.locator("table.data tbody tr")
+    rows = page.locator("table.entities tbody tr")
     assert rows.count() == 13  # one per entity of the contract
     screenshot(page, "overview")
 

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import base64
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from fastapi.testclient import TestClient
+with warnings.catch_warnings():
+    # Starlette 1.x asks for httpx2 and warns once when only httpx is installed; the
+    # client works the same. (httpx2 belongs in the test extras.)
+    warnings.filterwarnings("ignore", message=".*install `httpx2` instead")
+    from fastapi.testclient import TestClient
 
 from impactlens.config import Workspace, init_workspace
 from impactlens.server import ServerSettings, create_app

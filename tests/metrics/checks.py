@@ -47,7 +47,10 @@ def close(a, b) -> bool:
 
 def compare(rows: list[dict], expected: dict, keys: tuple[str, ...]) -> None:
     got = {tuple(r[k] for k in keys): r for r in rows}
-    assert sorted(got, key=repr) == sorted(expected, key=repr), "groups differ"
+    assert sorted(got, key=repr) == sorted(expected, key=repr), (
+        f"groups differ: library only {sorted(set(got) - set(expected), key=repr)}, "
+        f"reference only {sorted(set(expected) - set(got), key=repr)}"
+    )
     for key, want in expected.items():
         have = got[key]
         for column, value in want.items():

@@ -207,7 +207,9 @@ def _actives(active, segment, day, window) -> int:
     return len(got)
 
 
-def ref_stickiness(world, m, g: SeriesGroups, extra=()):
+def ref_stickiness(world, m, g, extra=()):
+    if isinstance(g, ActorGroups):
+        return _stickiness_per_actor(world, m, g, extra)
     rows = event_rows(world, m.event, specs(m.filters) + list(extra), m.actor, g.segment)
     short = 1 if m.ratio == "dau_mau" else 7
     first_day = g.start - timedelta(days=29)
@@ -292,4 +294,40 @@ def ref_adoption(world, m, g, extra=()):
         table,
         ("numerator", "denominator", "first_users"),
         ratio_value("no active actors"),
+    )
+
+
+def _stickiness_per_actor(world, m, g: ActorGroups, extra=()):
+    """Per unit: Σ over its window's local days of actors active in the short / 30-day window."""
+    short = 1 if m.ratio == "dau_mau" else 7
+    first = local(g.lo, g.tz).date()
+    last = local(g.hi - timedelta(microseconds=1), g.tz).date()
+    base = first - timedelta(days=29)
+    active = defaultdict(set)  # (unit, local day) -> metric actors
+    for r in event_rows(world, m.event, specs(m.filters) + list(extra), m.actor):
+        unit = r["uid"] if g.unit == "user" else r["aid"]
+        day = local(r["ts"], g.tz).date()
+        if unit is not None and utc_of(base, g.tz) <= r["ts"] < g.hi:
+            active[(unit, day)].add(r["actor"])
+    if g.windows is None:  # the population: units with any event in the window
+        units = {k[0]: (first, None) for k in dense(world, m, g, {}, extra)}
+    else:
+        units = {}
+        for u, (s, e) in g.windows.items():
+            units[u] = (local(s, g.tz).date() if s else base, local(e, g.tz).date() if e else None)
+    table = {}
+    for unit, (s, e) in units.items():
+        num = den = 0
+        day = max(first, s)
+        while day <= last and (e is None or day < e):
+            num += _actives(active, unit, day, short)
+            den += _actives(active, unit, day, 30)
+            day += timedelta(days=1)
+        table[(unit,)] = {"numerator": num, "denominator": den}
+    return finish(
+        g,
+        sorted(table),
+        table,
+        ("numerator", "denominator"),
+        ratio_value("nobody active in the last 30 days"),
     )

@@ -177,14 +177,23 @@ def test_retention(world, win, aw, cohort, back, period, n, segment, actor, fs) 
 
 @EXAMPLES
 @given(
-    worlds(), windows(), names, st.sampled_from(["dau_mau", "wau_mau"]), segments, actors, filters
+    worlds(),
+    windows(),
+    actor_windows(),
+    names,
+    st.sampled_from(["dau_mau", "wau_mau"]),
+    segments,
+    actors,
+    filters,
 )
-def test_stickiness(world, win, event, ratio, segment, actor, fs) -> None:
+def test_stickiness(world, win, aw, event, ratio, segment, actor, fs) -> None:
     metric = StickinessMetric(
         name="m", kind="stickiness", ratio=ratio, event=event, actor=actor, higher_is_better=True
     )
     wh = build_warehouse(world)
     series_case(wh, world, metric, ref_stickiness, win, segment=segment, filters=fs)
+    actor_case(wh, world, metric, ref_stickiness, aw, filters=fs)
+    actor_case(wh, world, metric, ref_stickiness, aw, unit="account", filters=fs)
 
 
 @EXAMPLES

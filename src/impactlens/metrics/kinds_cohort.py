@@ -130,10 +130,12 @@ def compile_stickiness(metric: StickinessMetric, q: Query) -> Aggregated:
         rows = rows.mutate(actor_id=rows[UNIT_COLUMN[g.unit]]).filter(ibis._.actor_id.notnull())
         days = rows.select("actor_id", "actor", _k=day).distinct()
         grid = _calendar(base, count, None).cross_join(_actor_windows(g, days, base))
-        grid = grid.filter((grid._k >= grid._sk) & (grid._k < grid._ek)).drop("_sk", "_ek")
     grid = _running(days, grid, short, parts, "_short")
     grid = _running(days, grid, MONTH_WINDOW, parts, "_long")
     grid = grid.filter(grid._k >= MONTH_WINDOW - 1)
+    if not isinstance(g, SeriesGrouping):
+        # Clip to each actor's window only now: activity before it still counts toward MAU.
+        grid = grid.filter((grid._k >= grid._sk) & (grid._k < grid._ek))
     keys = list(q.keys)
     if isinstance(g, SeriesGrouping):
         n = grid.count().cast("float64")
@@ -151,7 +153,8 @@ def _actor_windows(g, days: ir.Table, base: date) -> ir.Table:
     """Per actor the day numbers [_sk, _ek) of its window (actors table or actors seen)."""
     far = ibis.literal(10**6, "int64")
     if g.actors is None:
-        seen = days.filter(days._k >= MONTH_WINDOW - 1).select("actor_id").distinct()
+        # Activity in the 29 days before the window counts toward MAU inside it.
+        seen = days.select("actor_id").distinct()
         return seen.mutate(_sk=ibis.literal(0, "int64"), _ek=far)
     cols = g.actors.columns
 

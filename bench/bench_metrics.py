@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import time
@@ -31,8 +30,29 @@ REPO = HERE.parent
 DEMO_METRICS = REPO / "src" / "impactlens" / "demo" / "metrics.yaml"
 
 
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+class PeakRss:
+    """Samples this process's resident set every 20 ms (the kernel's high-water marks
+    here can carry the parent's peak across exec, so they are not used)."""
+
+    def __init__(self) -> None:
+        import threading
+
+        import psutil
+
+        self.peak = 0
+        self._proc = psutil.Process()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.02):
+            self.peak = max(self.peak, self._proc.memory_info().rss)
+
+    def stop_mb(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        return max(self.peak, self._proc.memory_info().rss) / 2**20
 
 
 def timed(fn, repeat: int) -> dict:
@@ -157,18 +177,11 @@ def child(name: str, folder: Path, repeat: int) -> None:
 
     end = metrics_data.end_date()
     start = end - timedelta(days=180)
+    rss = PeakRss()
     t = time.perf_counter()
     result = CONTENDERS[name](folder, repeat, start, end)
-    print(
-        json.dumps(
-            {
-                "name": name,
-                "times": result,
-                "wall_s": time.perf_counter() - t,
-                "peak_rss_mb": peak_rss_mb(),
-            }
-        )
-    )
+    wall = time.perf_counter() - t
+    print(json.dumps({"name": name, "times": result, "wall_s": wall, "peak_rss_mb": rss.stop_mb()}))
 
 
 def main() -> int:

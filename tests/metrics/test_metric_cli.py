@@ -101,6 +101,14 @@ def test_metric_table_png_and_explain(workspace, tmp_path, capsys) -> None:
     assert "SELECT" in capsys.readouterr().out
 
 
+def test_cohort_table(workspace, capsys) -> None:
+    args = ["-w", str(workspace), "metric", "week1_retention", "--by", "week", "--cohorts", "2"]
+    assert run([*args, "--json"]) == 0
+    cohorts = json.loads(capsys.readouterr().out)["cohorts"]
+    assert cohorts and set(cohorts[0]) == {"period_start", "size", "week_1", "week_2"}
+    assert run(args) == 0 and "cohorts" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -108,6 +116,7 @@ def test_metric_table_png_and_explain(workspace, tmp_path, capsys) -> None:
         (["metric", "error_rate", "--by", "year"], "--by must be one of"),
         (["metric", "error_rate", "--from", "March"], "--from expects a date"),
         (["metric", "mrr", "--by", "day"], "--by month"),
+        (["metric", "sessions", "--cohorts", "3"], "retention metric"),
     ],
 )
 def test_user_errors_exit_2_with_a_message(workspace, capsys, args, message) -> None:

@@ -272,3 +272,32 @@ def test_flag_segments_use_the_latest_value_and_explain_does_not_run(warehouse) 
         warehouse, COUNT.get("n"), start=date(2026, 3, 2), end=date(2026, 3, 3), segment="plan"
     )
     assert sql.lstrip().startswith(("SELECT", "WITH")) and "accounts" in sql
+
+
+def test_retention_cohort_table_matches_the_reference_for_each_n() -> None:
+    from engines.cases import seeded_world
+    from impactlens.metrics import retention_table
+    from impactlens.metrics.spec import RetentionMetric
+    from metrics.reference import SeriesGroups
+    from metrics.reference_kinds import ref_retention
+    from metrics.worlds import build_warehouse
+
+    world = seeded_world(seed=3, events=250)
+    wh = build_warehouse(world)
+    metric = RetentionMetric(
+        name="r", kind="retention", cohort_event=("Signed Up",), period="day", higher_is_better=True
+    )
+    start, end, tz = date(2026, 3, 2), date(2026, 3, 23), "Europe/Berlin"
+    table = retention_table(wh, metric, grain="week", start=start, end=end, timezone=tz, periods=3)
+    assert table.column_names == ["period_start", "size", "day_1", "day_2", "day_3"]
+    groups = SeriesGroups(tz, start, end, "week")
+    for n in (1, 2, 3):
+        expected = ref_retention(world, metric.model_copy(update={"n": n}), groups)
+        assert table.column(f"day_{n}").to_pylist() == [
+            expected[(p,)]["value"] for p in table.column("period_start").to_pylist()
+        ]
+    assert table.column("size").to_pylist() == [
+        expected[(p,)]["denominator"] for p in table.column("period_start").to_pylist()
+    ]
+    with pytest.raises(UserError, match="retention metric"):
+        retention_table(wh, COUNT.get("n"), start=start, end=end)

@@ -23,7 +23,7 @@ from impactlens.cli.app import (
     print_json,
 )
 from impactlens.errors import Problem, UserError
-from impactlens.metrics import MetricCatalog, MetricFrame, load_metrics
+from impactlens.metrics import MetricCatalog, MetricFrame, load_metrics, retention_table
 from impactlens.metrics.series import default_window, explain_metric, metric_series
 from impactlens.render.charts import Series, save_chart
 
@@ -145,6 +145,10 @@ def show_metric(
     explain: Annotated[
         bool, typer.Option(help="Print the compiled SQL without running it.")
     ] = False,
+    cohorts: Annotated[
+        int | None,
+        typer.Option(help="Retention metrics: a cohort table, share retained 1..N periods later."),
+    ] = None,
     workspace: WorkspaceOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -168,6 +172,11 @@ def show_metric(
                 explain_metric(warehouse, metric, **kwargs), highlight=False, markup=False
             )
             return
+        if cohorts is not None:
+            del kwargs["catalog"]
+            table = retention_table(warehouse, metric, periods=cohorts, **kwargs)
+            _render_cohorts(metric, table, as_json)
+            return
         frame = metric_series(warehouse, metric, **kwargs)
     finally:
         warehouse.close()
@@ -180,6 +189,36 @@ def show_metric(
     else:
         _print_warnings(catalog.warnings)
         _render(frame)
+
+
+def _render_cohorts(metric: Any, table: Any, as_json: bool) -> None:
+    rows = table.to_pylist()
+    if as_json:
+        print_json(
+            {
+                "metric": metric.name,
+                "cohorts": [
+                    {k: v.isoformat() if isinstance(v, date) else v for k, v in row.items()}
+                    for row in rows
+                ],
+            }
+        )
+        return
+    out = Table(title=f"{metric.label}: cohorts", title_justify="left")
+    for col in table.column_names:
+        out.add_column(col, justify="left" if col in ("period_start", "segment") else "right")
+    for row in rows:
+        out.add_row(
+            *[
+                v.isoformat()
+                if isinstance(v, date)
+                else str(v)
+                if k in ("segment", "size")
+                else format_value(v, "percent")
+                for k, v in row.items()
+            ]
+        )
+    console.print(out)
 
 
 def _date(text: str, option: str) -> date:

@@ -14,6 +14,7 @@ docs/metrics.md gives the format and the exact formula of every kind.
 """
 
 from impactlens.metrics.catalog import MetricCatalog, known_event_names, load_metrics, parse_metrics
+from impactlens.metrics.cohorts import retention_table
 from impactlens.metrics.frame import MetricFrame
 from impactlens.metrics.series import (
     NO_SEGMENT,
@@ -43,4 +44,5 @@ __all__ = [
     "metric_series",
     "metric_series_expr",
     "parse_metrics",
+    "retention_table",
 ]

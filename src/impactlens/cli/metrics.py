@@ -164,7 +164,7 @@ def show_metric(
         first, stop = default_window(warehouse, by, timezone)
         first = _date(start, "--from") if start else first
         stop = _date(end, "--to") + timedelta(days=1) if end else stop
-        kwargs = dict(
+        kwargs: dict[str, Any] = dict(
             grain=by, start=first, end=stop, timezone=timezone, segment=segment, catalog=catalog
         )
         if explain:

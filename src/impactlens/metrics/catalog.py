@@ -318,12 +318,14 @@ def _loc(text: str) -> tuple[Any, ...]:
 
 def _line(node: Any, path: tuple[Any, ...]) -> int | None:
     """1-based line of the YAML node at ``path`` (keys and list indexes), if it exists."""
-    best = node.start_mark.line + 1 if node is not None else None
+    if node is None:
+        return None
+    best: int | None = node.start_mark.line + 1
     for step in path:
         if isinstance(node, yaml.MappingNode):
             match = next((v for k, v in node.value if getattr(k, "value", None) == str(step)), None)
             key = next((k for k, v in node.value if getattr(k, "value", None) == str(step)), None)
-            if match is None:
+            if match is None or key is None:
                 return best
             best, node = key.start_mark.line + 1, match
         elif (

@@ -16,12 +16,12 @@ import pyarrow as pa
 
 from impactlens.errors import UserError
 from impactlens.metrics.series import metric_series
-from impactlens.metrics.spec import FilterSpec, RetentionMetric
+from impactlens.metrics.spec import FilterSpec, MetricBase, RetentionMetric
 
 
 def retention_table(
     warehouse: Any,
-    metric: RetentionMetric,
+    metric: MetricBase,
     *,
     grain: str = "week",
     start: date,

@@ -98,9 +98,10 @@ def ratio_part(q: Query, part: str | EventCount, ratio: MetricBase) -> ir.Table:
             raise UserError(f"{ratio.name} refers to {part!r}: load it with its catalog")
         metric = q.catalog.get(part)
     filters = (*ratio.filters, *metric.filters)
+    names: tuple[str, ...] = getattr(metric, "events", ())  # count and unique parts only
     if metric.kind == "unique":
-        return _unique(q, metric.events, filters, metric.actor)
-    return _count(q, metric.events, filters, metric.actor, with_actors=False)
+        return _unique(q, names, filters, metric.actor)
+    return _count(q, names, filters, metric.actor, with_actors=False)
 
 
 def compile_ratio(metric: RatioMetric, q: Query) -> Aggregated:

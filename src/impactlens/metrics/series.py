@@ -224,7 +224,7 @@ def _population(metric: MetricBase, q: Query) -> ir.Table:
     elif source == "revenue":
         from impactlens.metrics.kinds_business import revenue_rows
 
-        rows = revenue_rows(q, metric)
+        rows = revenue_rows(q, metric)  # type: ignore[arg-type]  # kind is revenue
     else:
         rows = table_rows(q.warehouse, source, (), None, metric.actor)
     rows = q.grouping.assign(rows)

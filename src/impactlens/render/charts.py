@@ -67,6 +67,10 @@ def _ok(y: float | None) -> bool:
     return y is not None and not (isinstance(y, float) and math.isnan(y))
 
 
+def _values(ys: Sequence[float | None]) -> list[float]:
+    return [float(y) for y in ys if y is not None and _ok(y)]
+
+
 def _label(x: X) -> str:
     if isinstance(x, datetime):
         return x.strftime("%Y-%m-%d %H:%M")
@@ -150,17 +154,17 @@ def line_chart_svg(
     markers: Sequence[Marker] | None = None,
 ) -> str:
     """An inline SVG line chart; gaps where y is missing, an optional band and markers."""
-    ys = [y for s in series for y in s.y if _ok(y)]
+    ys = [y for s in series for y in _values(s.y)]
     if band is not None:
-        ys += [y for y in (*band.low, *band.high) if _ok(y)]
+        ys += _values([*band.low, *band.high])
     xs = [x for s in series for x in s.x] + list(band.x if band else [])
     frame = _Frame(xs + [m.x for m in markers or ()], ys, title, y_label)
     body = frame.axes()
     if band is not None:
         pts = [
-            (x, lo, hi)
+            (x, float(lo), float(hi))
             for x, lo, hi in zip(band.x, band.low, band.high, strict=True)
-            if _ok(lo) and _ok(hi)
+            if lo is not None and hi is not None and _ok(lo) and _ok(hi)
         ]
         if pts:
             upper = " ".join(f"{frame.px(x):.1f},{frame.py(hi):.1f}" for x, _, hi in pts)
@@ -192,7 +196,7 @@ def line_chart_svg(
 
 def bar_chart_svg(series: Sequence[Series], *, title: str, y_label: str) -> str:
     """An inline SVG bar chart; several series are drawn side by side per x."""
-    ys = [float(y) for s in series for y in s.y if _ok(y)] + [0.0]
+    ys = [y for s in series for y in _values(s.y)] + [0.0]
     xs = sorted({x for s in series for x in s.x}, key=_num)
     frame = _Frame(xs, ys, title, y_label)
     body = frame.axes()

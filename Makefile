@@ -21,7 +21,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test,spark,clickhouse,bench]'
+	$(BIN)/python -m pip install --quiet -e '.[test,spark,clickhouse,bench,fuzz]'
 	@touch $(STAMP)
 
 install: $(STAMP)

@@ -38,15 +38,20 @@ def _empty_is_null(fn: Callable[..., ir.StringValue]) -> Callable[..., ir.String
 
 @dataclass(frozen=True)
 class EngineReads:
-    """How one engine reads a scalar out of a JSON text column."""
+    """How one engine reads a scalar out of a JSON text column, and whether its
+    quantile aggregate is exact with linear interpolation (numpy's default)."""
 
     json_text: Callable[[ir.StringValue, str], ir.StringValue]
+    exact_quantile: bool
 
 
 ENGINE_READS: dict[str, EngineReads] = {
-    "duckdb": EngineReads(json_text=_duckdb_json_text),
-    "pyspark": EngineReads(json_text=_spark_json_text),
-    "clickhouse": EngineReads(json_text=_empty_is_null(_clickhouse_json_text)),
+    # quantile_cont and percentile interpolate like numpy; ClickHouse's quantile samples.
+    "duckdb": EngineReads(json_text=_duckdb_json_text, exact_quantile=True),
+    "pyspark": EngineReads(json_text=_spark_json_text, exact_quantile=True),
+    "clickhouse": EngineReads(
+        json_text=_empty_is_null(_clickhouse_json_text), exact_quantile=False
+    ),
 }
 
 

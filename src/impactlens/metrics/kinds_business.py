@@ -89,7 +89,7 @@ def compile_tickets(metric: TicketsMetric, q: Query) -> Aggregated:
         h=solved.solved_at.delta(solved.ts, unit="second").cast("float64") / 3600
     )
     sums = solved.group_by(keys).agg(numerator=solved.h.sum(), denominator=solved.count())
-    table = sums.join(quantiles(solved, keys, "h", {"median": 0.5, "p90": 0.9}), keys)
+    table = sums.join(quantiles(solved, keys, "h", {"median": 0.5, "p90": 0.9}, q.engine), keys)
     table = table.mutate(mean=table.numerator / table.denominator.cast("float64"))
     if "actor_id" in keys:
         value, reason = divide("no solved tickets")

@@ -217,7 +217,7 @@ def compile_adoption(metric: AdoptionMetric, q: Query) -> Aggregated:
     ttf = (
         firsts.group_by(keys)
         .agg(first_users=firsts.count())
-        .join(quantiles(firsts, keys, "_days", {"median_days_to_first_use": 0.5}), keys)
+        .join(quantiles(firsts, keys, "_days", {"median_days_to_first_use": 0.5}, q.engine), keys)
     )
     table = actives.left_join(adopters, keys).select(*keys, "denominator", "numerator")
     table = table.left_join(ttf, keys).select(

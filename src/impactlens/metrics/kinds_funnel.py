@@ -15,6 +15,7 @@ from datetime import timedelta
 import ibis
 import ibis.expr.types as ir
 
+from impactlens.metrics.engines import ENGINE_READS
 from impactlens.metrics.query import Aggregated, Query, divide
 from impactlens.metrics.sources import event_rows
 from impactlens.metrics.spec import ConversionMetric, DurationMetric, EventStep
@@ -57,12 +58,18 @@ def compile_conversion(metric: ConversionMetric, q: Query) -> Aggregated:
     return Aggregated(table, ("numerator", "denominator", *extras), value, reason, True, extras)
 
 
-def quantiles(rows: ir.Table, keys: list[str], column: str, qs: dict[str, float]) -> ir.Table:
+def quantiles(
+    rows: ir.Table, keys: list[str], column: str, qs: dict[str, float], engine: str
+) -> ir.Table:
     """Exact quantiles per group by linear interpolation (numpy's default, R type 7).
 
-    Written with ranks so every engine gives the same number (no approximate
-    quantile function is involved).
+    The engine's own aggregate where it is exact (ENGINE_READS), else ranks and
+    interpolation written out, so every engine gives the same number.
     """
+    if ENGINE_READS[engine].exact_quantile:
+        return rows.group_by(keys).agg(
+            **{name: rows[column].cast("float64").quantile(q) for name, q in qs.items()}
+        )
     ranked = rows.mutate(
         _r=ibis.row_number().over(group_by=keys, order_by=rows[column]),
         _n=rows[column].count().over(group_by=keys),
@@ -107,7 +114,7 @@ def compile_duration(metric: DurationMetric, q: Query) -> Aggregated:
     keys = list(q.keys)
     pairs = durations(q, metric)
     sums = pairs.group_by(keys).agg(numerator=pairs.d.sum(), denominator=pairs.d.count())
-    table = sums.join(quantiles(pairs, keys, "d", QUANTILES), keys)
+    table = sums.join(quantiles(pairs, keys, "d", QUANTILES, q.engine), keys)
     table = table.mutate(mean=table.numerator / table.denominator.cast("float64"))
 
     # Per actor the value is the actor's mean, so ratio-of-sums across actors is the pooled mean.

@@ -32,12 +32,7 @@ ENGINES = [
     pytest.param("clickhouse", marks=pytest.mark.clickhouse),
 ]
 # (engine, metric, "series" | "actor") -> why it does not match yet.
-GAPS: dict[tuple[str, str, str], str] = {
-    ("clickhouse", "activation", "series"): (
-        "chdb cannot resolve the funnel's correlated step alias when the series is segmented "
-        "by an event property (Code 47 UNKNOWN_IDENTIFIER); DuckDB and Spark agree with the reference"
-    ),
-}
+GAPS: dict[tuple[str, str, str], str] = {}
 
 
 @pytest.fixture(scope="module", params=ENGINES)

@@ -36,22 +36,27 @@ def compile_conversion(metric: ConversionMetric, q: Query) -> Aggregated:
     within = ibis.interval(seconds=int(metric.within.total_seconds()))
     lo, hi = q.grouping.bounds
     first = q.grouping.assign(_step_rows(q, metric, metric.steps[0], segment=True))
-    reached = first.group_by([*keys, "actor"]).agg(t0=first.ts.min())
-    reached = reached.mutate(t1=reached.t0)
-    for k, step in enumerate(metric.steps[1:], start=2):
+    entered = first.group_by([*keys, "actor"]).agg(t0=first.ts.min())
+    # One table per step: the actors that reached it and when. Each is joined only from
+    # the step before (a chain), never back into a table it came from: ClickHouse cannot
+    # resolve the aliases of a table joined into its own descendant.
+    reached = [entered.mutate(t=entered.t0)]
+    horizon = ibis.literal(hi + metric.within)
+    for step in metric.steps[1:]:
+        prev = reached[-1]
         rows = _step_rows(q, metric, step, segment=False)
-        horizon = ibis.literal(hi + metric.within)
         rows = rows.filter((rows.ts >= ibis.literal(lo)) & (rows.ts <= horizon))
         later = rows.select(_a=rows.actor, _t=rows.ts)
-        cand = reached.join(later, reached.actor == later._a)
-        cand = cand.filter((cand._t >= cand[f"t{k - 1}"]) & (cand._t <= cand.t0 + within))
-        best = cand.group_by([*keys, "actor"]).agg(**{f"t{k}": cand._t.min()})
-        reached = reached.left_join(best, [*keys, "actor"]).select(*reached.columns, f"t{k}")
+        cand = prev.join(later, prev.actor == later._a)
+        cand = cand.filter((cand._t >= cand.t) & (cand._t <= cand.t0 + within))
+        reached.append(cand.group_by([*keys, "actor", "t0"]).agg(t=cand._t.min()))
+    marks = ibis.union(
+        *(r.select(*keys, _s=ibis.literal(k, "int64")) for k, r in enumerate(reached, start=1)),
+        distinct=False,
+    )
     last = len(metric.steps)
-    steps = {
-        f"step_{k}": reached[f"t{k}"].notnull().cast("int64").sum() for k in range(1, last + 1)
-    }
-    table = reached.group_by(keys).agg(**steps)
+    steps = {f"step_{k}": (marks._s == k).cast("int64").sum() for k in range(1, last + 1)}
+    table = marks.group_by(keys).agg(**steps)
     table = table.mutate(numerator=table[f"step_{last}"], denominator=table.step_1)
     value, reason = divide("nobody entered the funnel")
     extras = tuple(steps)

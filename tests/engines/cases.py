@@ -104,6 +104,13 @@ class Case:
 
 
 START, END = date(2026, 3, 3), date(2026, 3, 31)
+
+
+def _unknown_ids(prefix: str) -> list[str]:
+    """30 ids that match nothing: with one real id, a list too long to be written literally."""
+    return [f"{prefix}-{i}" for i in range(30)]
+
+
 TZ = "America/New_York"
 WINDOWS = {
     "u0": (BASE + timedelta(days=5, hours=3), None),
@@ -129,6 +136,25 @@ CASES = (
     Case("resolution", "week", None),
     Case("mrr", "month", "plan"),
     Case("nrr", "month", None),
+    # Lists longer than LITERAL_LIST_LIMIT are a constant table: IN / NOT IN a subquery.
+    Case(
+        "searches",
+        "week",
+        None,
+        ({"field": "account.account_id", "op": "not_in", "value": ["a1", *_unknown_ids("gone")]},),
+    ),
+    Case(
+        "ctr",
+        "day",
+        None,
+        ({"field": "user.user_id", "op": "in", "value": [*USERS[:4], *_unknown_ids("nobody")]},),
+    ),
+    Case(
+        "searches",
+        "day",
+        None,
+        ({"field": "event.n", "op": "not_in", "value": list(range(3, 40))},),
+    ),
 )
 
 

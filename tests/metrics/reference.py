@@ -92,11 +92,13 @@ class Fields:
             return json_get(row.get("properties"), path), True
         if ns == "account":
             acc = self.accounts.get(row["aid"])
-            if path[0] in ("plan", "segment", "name"):
+            if path[0] in ("account_id", "plan", "segment", "name"):
                 return (acc or {}).get(path[0]), False
             return (json_get(acc["attributes"], path) if acc else None), True
         if ns == "user":
             user = self.users.get(row["uid"])
+            if path[0] in ("user_id", "account_id"):
+                return (user or {}).get(path[0]), False
             return (json_get(user["attributes"], path) if user else None), True
         if ns == "flag":
             return self.flag(row["uid"], path[0]), True

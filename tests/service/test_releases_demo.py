@@ -40,9 +40,10 @@ def _planted(truth: dict, label: str) -> list[dict]:
 def _brute_force_flag_did(demo_small, release) -> float:
     """Ratio-of-sums DiD for a flag release, computed from raw events with pandas.
 
-    Independent of the metrics layer: the actors active in the 28 days from the
-    ship day, split by whether any of their events there carries the flag;
-    clicks/searches of each group in the 56 days before vs the 28 days after.
+    Independent of the metrics layer: the actors seen with the flag true in the
+    28 days from the ship day (exposed) and those seen with it only false there
+    (the rollout's control arm); clicks/searches of each group in the 56 days
+    before vs the 28 days after.
     """
     import duckdb
 
@@ -60,9 +61,10 @@ def _brute_force_flag_did(demo_small, release) -> float:
         con.close()
     post = frame[frame.timestamp >= start]
     flag = release.audience.flag
-    flagged = set(post[post.properties.fillna("").str.contains(f'"{flag}":true')].actor_id)
-    active = set(post.actor_id)
-    frame = frame[frame.actor_id.isin(active)]
+    props = post.properties.fillna("")
+    flagged = set(post[props.str.contains(f'"{flag}":true')].actor_id)
+    control = set(post[props.str.contains(f'"{flag}":false')].actor_id) - flagged
+    frame = frame[frame.actor_id.isin(flagged | control)]
     frame = frame.assign(
         post=frame.timestamp >= start,
         exposed=frame.actor_id.isin(flagged),
@@ -86,9 +88,9 @@ def test_planted_wins_are_met_and_recovered(demo_small, truth, impacts) -> None:
         )
         assert got.verdict == "met", (planted["id"], got.verdict, got.reason)
         if got.release.audience.flag:
-            # The flag release's estimate is the DiD of what the events show (the demo's
-            # click model realises about +7.5% rather than its nominal +10%, see
-            # docs/demo-company.md); it must equal an independent computation exactly.
+            # The flag release's estimate is the DiD of its two arms; it must equal an
+            # independent computation exactly. At small it is a noisy reading of the
+            # nominal +10% (docs/demo-company.md), so only its sign is checked.
             assert got.primary.relative == pytest.approx(
                 _brute_force_flag_did(demo_small, got.release), rel=1e-9
             )

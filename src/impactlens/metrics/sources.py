@@ -24,6 +24,7 @@ import ibis.expr.types as ir
 
 from impactlens.metrics.engines import json_text
 from impactlens.metrics.fields import ACCOUNT_COLUMNS, USER_COLUMNS, FieldRef, parse_field
+from impactlens.metrics.query import isin_values
 from impactlens.metrics.spec import FilterSpec
 from impactlens.warehouse.schema import ACTIVITY_TABLE, ROLLUP_TABLE
 
@@ -55,9 +56,9 @@ def compare(value: ir.Value, op: str, target: Any, *, json: bool) -> ir.BooleanV
         value = value.try_cast("float64") if numeric else value
         targets = [float(t) if numeric else _literal_text(t) for t in targets]
     if op == "in":
-        return value.isin(targets)
+        return isin_values(value, targets)
     if op == "not_in":
-        return ~value.isin(targets) | value.isnull()
+        return ~isin_values(value, targets) | value.isnull()
     lit = targets[0]
     return {
         "=": lambda: value == lit,

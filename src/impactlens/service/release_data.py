@@ -23,6 +23,7 @@ import pyarrow as pa
 
 from impactlens.metrics import MetricCatalog, metric_per_actor, metric_series
 from impactlens.metrics.engines import json_text
+from impactlens.metrics.query import isin_values
 from impactlens.stats.did import ActorPanel
 from impactlens.warehouse import Warehouse
 
@@ -103,12 +104,14 @@ class PanelPair:
     exposed_actors: int
 
 
-def flag_actors(warehouse: Warehouse, flag: str, lo: datetime, hi: datetime) -> set[str]:
-    """Actors seen with ``properties.flags.<flag> = true`` in [lo, hi)."""
+def flag_actors(
+    warehouse: Warehouse, flag: str, lo: datetime, hi: datetime, value: str = "true"
+) -> set[str]:
+    """Actors seen with ``properties.flags.<flag> = <value>`` (``true``/``false``) in [lo, hi)."""
     events = warehouse.table("events")
     window = events.filter((events.timestamp >= lo) & (events.timestamp < hi))
-    value = json_text(warehouse.engine, window.properties, ("flags", flag))
-    on = window.filter(value == "true").select("actor_id").distinct()
+    seen = json_text(warehouse.engine, window.properties, ("flags", flag))
+    on = window.filter(seen == value).select("actor_id").distinct()
     return set(on.to_pyarrow().column(0).to_pylist())
 
 
@@ -118,7 +121,9 @@ def account_actors(
     """Actors with events in [lo, hi) that belong to one of ``accounts``."""
     events = warehouse.table("events")
     window = events.filter(
-        (events.timestamp >= lo) & (events.timestamp < hi) & events.account_id.isin(list(accounts))
+        (events.timestamp >= lo)
+        & (events.timestamp < hi)
+        & isin_values(events.account_id, accounts)
     )
     return set(window.select("actor_id").distinct().to_pyarrow().column(0).to_pylist())
 
@@ -132,23 +137,34 @@ def actor_panels(
     exposed: set[str],
     timezone: str,
     exclude_accounts: tuple[str, ...] = (),
+    unexposed: set[str] | None = None,
+    require_account: bool = False,
 ) -> PanelPair:
     """Per-actor numerator/denominator in the pre and post windows, split into exposed/unexposed.
 
     One metric query per window for every actor; membership is decided here.
     The population is the actors active in the post window (exposure is only
-    observable there); one not seen before counts 0 in the pre window. For
-    additive (ratio) metrics the pre window is the sum of its two halves, so
-    three queries serve the estimate and its parallel-trends placebo.
+    observable there); one not seen before counts 0 in the pre window. The
+    unexposed group is the rest of that population, narrowed to ``unexposed``
+    when given (a flag's control arm) and to actors with an account when
+    ``require_account`` (an audience of accounts): actors outside the
+    rollout, such as anonymous visitors, have a metric mix of their own whose
+    share moves between windows, and the DiD would read that as an effect.
+    For additive (ratio) metrics the pre window is the sum of its two halves,
+    so three queries serve the estimate and its parallel-trends placebo.
     """
     metric = catalog.get(metric_name)
     accounts = _actor_accounts(warehouse)
-    if (
-        metric.actor == "account"
-    ):  # the metric's actors are accounts: an account is exposed via its users
-        exposed = {accounts[a] for a in exposed if accounts.get(a)} | (
-            exposed & set(accounts.values())
-        )
+    if metric.actor == "account":
+        # The metric's actors are accounts: an account is exposed via its users (and
+        # exposure wins for an account with users in both arms).
+        def of_accounts(actors: set[str]) -> set[str]:
+            return {accounts[a] for a in actors if accounts.get(a)} | (
+                actors & set(accounts.values())
+            )
+
+        exposed = of_accounts(exposed)
+        unexposed = None if unexposed is None else of_accounts(unexposed)
     filters = (
         [{"field": "account.account_id", "op": "not_in", "value": list(exclude_accounts)}]
         if exclude_accounts
@@ -173,10 +189,15 @@ def actor_panels(
     # only be seen in actors who came back, so counting the ones who left only in
     # the unexposed group would turn churn into a fake trend there.
     everyone = sorted(post)
+    if require_account and metric.actor == "user":
+        everyone = [a for a in everyone if accounts.get(a)]
     panels = {}
     for group, actors in (
         ("exposed", [a for a in everyone if a in exposed]),
-        ("unexposed", [a for a in everyone if a not in exposed]),
+        (
+            "unexposed",
+            [a for a in everyone if a not in exposed and (unexposed is None or a in unexposed)],
+        ),
     ):
         clusters = np.array([accounts.get(a) or a for a in actors], dtype=object)
 
@@ -341,9 +362,9 @@ def reach(
     events = warehouse.table("events")
     post = events.filter((events.timestamp >= windows.ship) & (events.timestamp < windows.post_end))
     if accounts is not None:
-        post = post.filter(post.account_id.isin(list(accounts)))
-    if exclude:
-        post = post.filter(~post.account_id.isin(list(exclude)))
+        post = post.filter(isin_values(post.account_id, accounts))
+    if exclude:  # a NULL account_id is dropped here, as by any NOT IN
+        post = post.filter(~isin_values(post.account_id, exclude))
     row = post.aggregate(
         users=post.user_id.nunique(), accounts=post.account_id.nunique()
     ).to_pyarrow()

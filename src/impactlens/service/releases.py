@@ -181,15 +181,22 @@ def _metric_impact(
     metric = catalog.get(metric_name)
     audience = release.audience
     if not audience.is_everyone and (audience.flag or audience.accounts):
+        # Unexposed: a flag's own control arm (seen with it false after the ship day);
+        # for accounts, the other actors that belong to an account (not anonymous visitors).
+        unexposed = None
         if audience.flag:
             exposed = data.flag_actors(warehouse, audience.flag, windows.ship, windows.post_end)
+            unexposed = data.flag_actors(
+                warehouse, audience.flag, windows.ship, windows.post_end, value="false"
+            )
         else:
             exposed = data.account_actors(
                 warehouse, audience.accounts, windows.pre_start, windows.post_end
             )
         pair = data.actor_panels(
             warehouse, catalog, metric_name, windows, exposed=exposed, timezone=timezone,
-            exclude_accounts=tuple(holdout),
+            exclude_accounts=tuple(holdout), unexposed=unexposed,
+            require_account=not audience.flag,
         )  # fmt: skip
         result = estimate_did(
             pair.exposed,

@@ -1,0 +1,256 @@
+"""Who a release with an audience is compared with, and how many it reached.
+
+A small synthetic company: 40 accounts of two users each, one user of each
+seen with ``flags.new_search = true`` after the ship day and the other with
+it ``false`` (a 50% rollout); the flag lifts search click-through by 20% and
+leaves errors per session alone. Alongside them, 400 anonymous visitors who
+only show up after the ship day and never see an error: a group with a
+metric mix of its own whose share of the sessions jumps at the ship day. The
+difference-in-differences must compare the rollout with its own control arm
+(and an account audience with the other accounts' users), not with them;
+compared with "every other active actor" the error-rate guardrail reads a
+large, significant increase that nobody caused.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import date, datetime, timedelta
+
+import pyarrow as pa
+import pytest
+
+from impactlens.config import init_workspace
+from impactlens.metrics import load_metrics
+from impactlens.service import release_data as data
+from impactlens.service.releases import PRE_DAYS, review_release
+from impactlens.stats.did import estimate_did
+
+SHIP = datetime(2026, 3, 2)
+ACCOUNTS = tuple(f"acc-{i:02d}" for i in range(40))
+GONE = ACCOUNTS[35:]  # their users stop 10 days before the ship day
+AUDIENCE = ACCOUNTS[:20]  # the account release's audience: more than a literal IN list holds
+ANONYMOUS = 400
+SESSIONS = 6  # per user and day
+METRICS = """
+metrics:
+  - {name: sessions, kind: count, event: Session Started, higher_is_better: true}
+  - {name: searches, kind: count, event: Search Performed, higher_is_better: true}
+  - name: error_rate
+    kind: ratio
+    numerator: {event: Error Shown}
+    denominator: sessions
+    actor: user
+    higher_is_better: false
+  - name: search_click_through
+    kind: ratio
+    numerator: {event: Search Result Clicked}
+    denominator: searches
+    actor: user
+    higher_is_better: true
+"""
+
+
+def _events(seed: int = 11) -> list[dict]:
+    rng = random.Random(seed)
+    rows: list[dict] = []
+
+    def add(event: str, ts: datetime, user: str | None, anon: str | None, account: str | None,
+            props: dict) -> None:  # fmt: skip
+        rows.append({
+            "message_id": f"m{len(rows)}", "timestamp": ts, "type": "track", "event": event,
+            "user_id": user, "anonymous_id": anon, "actor_id": user or anon,
+            "account_id": account, "properties": json.dumps(props),
+        })  # fmt: skip
+
+    for account in ACCOUNTS:
+        for arm, flag in enumerate((True, False)):
+            user = f"u-{account[4:]}-{arm}"
+            last = SHIP - timedelta(days=10) if account in GONE else SHIP + timedelta(days=28)
+            day = SHIP - timedelta(days=PRE_DAYS)
+            while day < last:
+                post = day >= SHIP
+                props = {"flags": {"new_search": flag}} if post else {}
+                click = 0.36 if post and flag else 0.30
+                for k in range(SESSIONS):
+                    ts = day + timedelta(hours=8 + 2 * k, minutes=rng.randrange(60))
+                    add("Session Started", ts, user, None, account, props)
+                    if rng.random() < 0.10:
+                        add("Error Shown", ts + timedelta(minutes=5), user, None, account, props)
+                    add("Search Performed", ts + timedelta(minutes=1), user, None, account, props)
+                    if rng.random() < click:
+                        add("Search Result Clicked", ts + timedelta(minutes=2), user, None,
+                            account, props)  # fmt: skip
+                day += timedelta(days=1)
+    for i in range(ANONYMOUS):
+        visit = SHIP + timedelta(days=rng.randrange(28), hours=rng.randrange(24))
+        for k in range(5):
+            add("Session Started", visit + timedelta(minutes=10 * k), None, f"anon-{i}", None, {})
+    return rows
+
+
+def _fill(wh, events: list[dict]) -> None:
+    wh.write("events", pa.Table.from_pylist(events))
+    wh.write(
+        "accounts",
+        pa.table({"account_id": list(ACCOUNTS), "name": list(ACCOUNTS), "plan": ["pro"] * 40}),
+    )
+    users = sorted({e["user_id"] for e in events if e["user_id"]})
+    wh.write("users", pa.table({"user_id": users, "account_id": [f"acc-{u[2:4]}" for u in users]}))
+    revenue = [
+        {"account_id": a, "period_start": month, "mrr": 100.0 * (i + 1) + (50.0 if late else 0.0)}
+        for i, a in enumerate(ACCOUNTS)
+        for late, month in enumerate((date(2026, 2, 1), date(2026, 3, 1)))
+        if not (late and a in GONE)
+    ]
+    wh.write("revenue", pa.Table.from_pylist(revenue))
+    hypothesis = {
+        "hypothesis_metric": "search_click_through", "hypothesis_expected": "increase",
+        "hypothesis_min_effect": 0.05, "hypothesis_guardrails": json.dumps(["error_rate"]),
+    }  # fmt: skip
+    wh.write(
+        "releases",
+        pa.Table.from_pylist([
+            {"release_id": "new-search", "title": "New search", "kind": "feature",
+             "shipped_at": SHIP + timedelta(hours=8), "audience_flag": "new_search",
+             "audience_accounts": None, **hypothesis},
+            {"release_id": "pilot", "title": "Pilot accounts", "kind": "feature",
+             "shipped_at": SHIP + timedelta(hours=8), "audience_flag": None,
+             "audience_accounts": json.dumps(list(AUDIENCE)), **hypothesis},
+        ]),
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    workspace = init_workspace(tmp_path_factory.mktemp("audiences"))
+    workspace.metrics_path.write_text(METRICS)
+    events = _events()
+    wh = workspace.connect()
+    try:
+        _fill(wh, events)
+    finally:
+        wh.close()
+    wh = workspace.connect(read_only=True)
+    yield workspace, wh, events
+    wh.close()
+
+
+def _brute_force_did(events: list[dict], windows: data.Windows, metric: tuple[str, str]) -> float:
+    """Ratio-of-sums DiD of the two flag arms from the raw events (no metrics layer).
+
+    Arms: the users seen with the flag true / false in the post window (none is
+    seen with both); Σ numerator / Σ denominator of each arm before and after.
+    """
+    post = [e for e in events if windows.ship <= e["timestamp"] < windows.post_end]
+    arms = {
+        flag: {e["actor_id"] for e in post if f'"new_search": {flag}' in e["properties"]}
+        for flag in ("true", "false")
+    }
+    assert not arms["true"] & arms["false"]
+
+    def ratio(arm: set[str], lo: datetime, hi: datetime) -> float:
+        rows = [e for e in events if e["actor_id"] in arm and lo <= e["timestamp"] < hi]
+        return sum(e["event"] == metric[0] for e in rows) / sum(
+            e["event"] == metric[1] for e in rows
+        )
+
+    before = {f: ratio(arm, windows.pre_start, windows.ship) for f, arm in arms.items()}
+    after = {f: ratio(arm, windows.ship, windows.post_end) for f, arm in arms.items()}
+    change_control = after["false"] - before["false"]
+    did = after["true"] - before["true"] - change_control
+    return did / (before["true"] + change_control)
+
+
+def test_a_flag_release_is_compared_with_its_control_arm(world) -> None:
+    workspace, wh, events = world
+    got = review_release(wh, workspace, "new-search")
+    windows = data.windows_for(SHIP, end=data.data_end(wh), pre_days=PRE_DAYS, max_post_days=28)
+    primary, guard = got.primary, got.guardrails[0]
+    assert guard.metric == "error_rate"
+    # 35 active accounts, one user in each arm; no anonymous visitor in either.
+    for impact in (primary, guard):
+        assert (impact.details["n_exposed"], impact.details["n_unexposed"]) == (35, 35)
+    assert primary.relative == pytest.approx(
+        _brute_force_did(events, windows, ("Search Result Clicked", "Search Performed")), rel=1e-9
+    )
+    assert guard.relative == pytest.approx(
+        _brute_force_did(events, windows, ("Error Shown", "Session Started")), rel=1e-9
+    )
+    assert guard.lower <= 0 <= guard.upper, (guard.relative, guard.lower, guard.upper)
+    assert got.verdict == "met", got.reason
+    assert primary.lower > 0
+
+
+def test_an_account_release_leaves_out_actors_without_an_account(world) -> None:
+    workspace, wh, _ = world
+    got = review_release(wh, workspace, "pilot")
+    guard = got.guardrails[0]
+    # 20 audience accounts × 2 users; the other 15 active accounts' users, no visitor.
+    assert (guard.details["n_exposed"], guard.details["n_unexposed"]) == (40, 30)
+    assert guard.details["exposed_accounts"] == 20
+    assert guard.lower <= 0 <= guard.upper, (guard.relative, guard.lower, guard.upper)
+    assert got.verdict != "harmful", got.reason
+
+
+@pytest.mark.parametrize("audience", ["flag", "accounts"])
+def test_every_other_active_actor_would_read_a_false_harm(world, audience) -> None:
+    """The world is one where the old comparison group fails: with the anonymous
+    visitors among the unexposed, the error rate's DiD is significantly positive."""
+    workspace, wh, events = world
+    catalog = load_metrics(workspace.metrics_path, wh)
+    windows = data.windows_for(SHIP, end=data.data_end(wh), pre_days=PRE_DAYS, max_post_days=28)
+    if audience == "flag":
+        exposed = data.flag_actors(wh, "new_search", windows.ship, windows.post_end)
+    else:
+        exposed = data.account_actors(wh, AUDIENCE, windows.pre_start, windows.post_end)
+    pair = data.actor_panels(wh, catalog, "error_rate", windows, exposed=exposed, timezone="UTC")
+    result = estimate_did(pair.exposed, pair.unexposed)
+    visitors = {
+        e["actor_id"]
+        for e in events
+        if e["user_id"] is None and windows.ship <= e["timestamp"] < windows.post_end
+    }
+    assert len(visitors) > 300
+    assert result.n_unexposed == (35 if audience == "flag" else 30) + len(visitors)
+    assert result.relative_lower > 0.05, (result.relative, result.relative_lower)
+
+
+def _brute_reach(events, ship, end, accounts, exclude) -> tuple[int, int]:
+    rows = [e for e in events if ship <= e["timestamp"] < end]
+    if accounts is not None:
+        rows = [e for e in rows if e["account_id"] in accounts]
+    if exclude:
+        rows = [e for e in rows if e["account_id"] is not None and e["account_id"] not in exclude]
+    return (
+        len({e["user_id"] for e in rows if e["user_id"] is not None}),
+        len({e["account_id"] for e in rows if e["account_id"] is not None}),
+    )
+
+
+@pytest.mark.parametrize(
+    ("accounts", "exclude"),
+    [
+        (None, ()),
+        (None, ACCOUNTS[::2] + ("acc-unknown",)),  # 21 ids: a constant table
+        (None, ACCOUNTS[:3]),  # a literal list
+        (AUDIENCE + GONE, ()),
+        (AUDIENCE + GONE, ACCOUNTS[10:28]),
+        (ACCOUNTS[:3], ACCOUNTS[1:2]),
+    ],
+)
+def test_reach_counts_what_a_brute_force_count_does(world, accounts, exclude) -> None:
+    _, wh, events = world
+    windows = data.windows_for(SHIP, end=data.data_end(wh), pre_days=PRE_DAYS, max_post_days=28)
+    users, n_accounts, arr = data.reach(wh, windows, accounts, exclude=exclude)
+    expected_users, expected_accounts = _brute_reach(
+        events, windows.ship, windows.post_end, accounts, exclude
+    )
+    assert (users, n_accounts) == (expected_users, expected_accounts)
+    assert users > 0
+    active = {e["account_id"] for e in events if windows.ship <= e["timestamp"] < windows.post_end}
+    active &= set(accounts) if accounts is not None else set(ACCOUNTS)
+    active -= set(exclude)
+    # The latest month's MRR of each active account (March: 100 × (i + 1) + 50), × 12.
+    assert arr == pytest.approx(12 * sum(100.0 * (ACCOUNTS.index(a) + 1) + 50.0 for a in active))

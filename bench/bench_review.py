@@ -5,7 +5,6 @@
     python bench/bench_review.py --dir /data/il-large   # build there and keep it (for --reuse)
     python bench/bench_review.py --reuse /data/il-large # review an existing demo workspace again
     python bench/bench_review.py --no-compare           # only --size
-    python bench/bench_review.py --reuse DIR --with-fix # with release_data.reach fixed (see below)
 
 Each size runs in its own child process, which
 
@@ -25,9 +24,6 @@ Each size runs in its own child process, which
 Peak memory is the process's resident set: ``ru_maxrss`` (exact, whole
 process) and, per phase, the maximum of ``psutil`` samples taken every 0.2 s
 in a background thread. DuckDB runs in-process, so both include it.
-
-``--with-fix`` replaces ``release_data.reach`` by ``_reach_with_subquery`` (same
-results; the committed one does not scale, docs/benchmarks.md "Impact review").
 
 Environment: ``IMPACTLENS_BENCH_REVIEW_SIZE`` sets the default ``--size``
 (``make bench`` runs this script without arguments).
@@ -190,47 +186,6 @@ def _instrument(timers: Timers, per_release: list[dict], per_metric: list[dict])
         timers.wrap(review, name, f"review.{name}")
 
 
-def _reach_with_subquery(
-    warehouse: Any,
-    windows: Any,
-    accounts: tuple[str, ...] | None,
-    *,
-    exclude: tuple[str, ...] = (),
-) -> tuple[int, int, float]:
-    """``release_data.reach`` with the account lists as IN-subqueries (``--with-fix``).
-
-    The committed ``reach`` filters the events with ``~account_id.isin([...])``,
-    which Ibis writes as ``NOT (account_id IN ('acc-1', ...))``: DuckDB 1.5
-    checks the rows against the literal list one value at a time (its IN-list
-    rewrite to a join does not apply under NOT): minutes per call on the large
-    demo's 800 holdout accounts (docs/benchmarks.md). The same
-    test against a constant table (``metrics.query.literal_table``, so the SQL
-    stays self-contained) is ``NOT (account_id IN (SELECT ... FROM unnest(...)))``,
-    a hash join; NULL account ids are dropped either way, so the result is the
-    same. Everything else is the committed function, line for line.
-    """
-    from impactlens.metrics.query import literal_table
-
-    def ids(values: tuple[str, ...]) -> Any:
-        return literal_table({"account_id": "string"}, [{"account_id": a} for a in values])
-
-    events = warehouse.table("events")
-    post = events.filter((events.timestamp >= windows.ship) & (events.timestamp < windows.post_end))
-    if accounts is not None:
-        post = post.filter(post.account_id.isin(ids(accounts).account_id))
-    if exclude:
-        post = post.filter(~post.account_id.isin(ids(exclude).account_id))
-    row = post.aggregate(
-        users=post.user_id.nunique(), accounts=post.account_id.nunique()
-    ).to_pyarrow()
-    active_accounts = post.select("account_id").distinct()
-    revenue = warehouse.table("revenue")
-    latest = revenue.group_by("account_id").agg(period_start=revenue.period_start.max())
-    current = revenue.semi_join(latest, ["account_id", "period_start"])
-    arr = current.semi_join(active_accounts, "account_id").mrr.sum().to_pyarrow().as_py() or 0.0
-    return int(row["users"][0].as_py()), int(row["accounts"][0].as_py()), 12.0 * float(arr)
-
-
 def _truth_rows(truth: dict, impacts: dict[str, Any]) -> list[dict]:
     """Each planted release (win / null / harm / confounded): verdict and interval vs the truth."""
     combined = {r: g for g in truth.get("confounded", []) for r in g["releases"]}
@@ -311,7 +266,7 @@ def _truth_rows(truth: dict, impacts: dict[str, Any]) -> list[dict]:
     return rows
 
 
-def measure(size: str, seed: int, root: Path, reuse: bool, last_days: int, with_fix: bool) -> dict:
+def measure(size: str, seed: int, root: Path, reuse: bool, last_days: int) -> dict:
     """Build (or reuse) the demo at ``root``, review it, and return every figure."""
     import impactlens.demo
     import impactlens.ingest
@@ -321,7 +276,7 @@ def measure(size: str, seed: int, root: Path, reuse: bool, last_days: int, with_
 
     sampler = RssSampler().start()
     result: dict[str, Any] = {"size": size, "seed": seed, "root": str(root), "reused": reuse,
-                              "with_fix": with_fix, "load_start": os.getloadavg()}  # fmt: skip
+                              "load_start": os.getloadavg()}  # fmt: skip
     record = root / BUILD_RECORD
     if not reuse:
         phase_times: dict[str, float] = {}
@@ -370,10 +325,6 @@ def measure(size: str, seed: int, root: Path, reuse: bool, last_days: int, with_
     per_release: list[dict] = []
     per_metric: list[dict] = []
     timers = Timers()
-    if with_fix:
-        from impactlens.service import release_data
-
-        release_data.reach = _reach_with_subquery
     _instrument(timers, per_release, per_metric)
     warehouse = workspace.connect(read_only=True)
     try:
@@ -554,15 +505,11 @@ def truth_table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def run_child(
-    size: str, seed: int, root: Path, reuse: bool, last_days: int, out: Path, with_fix: bool
-) -> dict:
+def run_child(size: str, seed: int, root: Path, reuse: bool, last_days: int, out: Path) -> dict:
     cmd = [sys.executable, __file__, "--child", "--size", size, "--seed", str(seed),
            "--root", str(root), "--last-days", str(last_days), "--json", str(out)]  # fmt: skip
     if reuse:
         cmd.append("--reused")
-    if with_fix:
-        cmd.append("--with-fix")
     print(f"[bench_review] {size}: {'reusing' if reuse else 'building'} {root} "
           f"(load {os.getloadavg()[0]:.1f})", file=sys.stderr, flush=True)  # fmt: skip
     subprocess.run(cmd, check=True)
@@ -580,11 +527,6 @@ def main() -> int:
     parser.add_argument("--last-days", type=int, default=180)
     parser.add_argument("--no-compare", action="store_true", help="skip the small-demo comparison")
     parser.add_argument("--json", type=Path, help="write every figure as JSON here")
-    parser.add_argument(
-        "--with-fix",
-        action="store_true",
-        help="review with release_data.reach replaced by the fix proposed in docs/benchmarks.md",
-    )
     # Internal: one measurement in this process.
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--root", type=Path, help=argparse.SUPPRESS)
@@ -592,9 +534,7 @@ def main() -> int:
     args = parser.parse_args()
 
     if args.child:
-        result = measure(
-            args.size, args.seed, args.root.resolve(), args.reused, args.last_days, args.with_fix
-        )
+        result = measure(args.size, args.seed, args.root.resolve(), args.reused, args.last_days)
         args.json.write_text(json.dumps(result, indent=2, default=str))
         return 0
 
@@ -612,7 +552,7 @@ def main() -> int:
         for size, root, reuse in plan:
             root.mkdir(parents=True, exist_ok=True)
             results.append(run_child(size, args.seed, root, reuse, args.last_days,
-                                     tmpdir / f"result-{size}.json", args.with_fix))  # fmt: skip
+                                     tmpdir / f"result-{size}.json"))  # fmt: skip
     results.sort(key=lambda r: r["size"] != args.size)  # the requested size first
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, default=str))
@@ -621,10 +561,6 @@ def main() -> int:
                           capture_output=True, text=True, check=False).stdout.strip()  # fmt: skip
     print(f"Machine: {machine()}; load average (1/5/15 min) {load0[0]:.1f}/{load0[1]:.1f}/{load0[2]:.1f} "
           f"at the start, {load1[0]:.1f}/{load1[1]:.1f}/{load1[2]:.1f} at the end. Seed {args.seed}. Tree {tree or '?'}.")  # fmt: skip
-    if args.with_fix:
-        print(
-            "**With --with-fix**: release_data.reach replaced by bench_review._reach_with_subquery."
-        )
     print()
     print(summary_table(results), "\n")
     print(pieces_table(results), "\n")

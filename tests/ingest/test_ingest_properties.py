@@ -170,3 +170,56 @@ def test_duckdb_and_python_extraction_agree(messages) -> None:
     for a, b in zip(from_lines.events.column("properties").to_pylist(),
                     from_dicts.events.column("properties").to_pylist(), strict=True):  # fmt: skip
         assert (a is None) == (b is None) and (a is None or orjson.loads(a) == orjson.loads(b))
+
+
+odd_timestamps = st.sampled_from(
+    ["2026-03-02", "2026-03-02T10", "2026-03-02 10:00:00", "2026-03-02t10:00:00z",
+     "2026-03-02T23:59:60Z", "2026-03-02T10:00:00+0100", "2026-03-02T10:00:00,5Z",
+     " 2026-03-02T10:00:00Z", "2026-02-30T10:00:00Z", "0001-01-01T00:00:00+01:00",
+     "9999-12-31T23:59:59-01:00", "2262-04-12T00:00:00Z", "2026-03-02T10:00:00.1234567891Z",
+     "yesterday", ""]
+)  # fmt: skip
+message_keys = st.sampled_from(["type", "event", "userId", "anonymousId", "timestamp",
+                                "messageId", "properties", "context", "traits", "groupId", "name"])  # fmt: skip
+kinds = st.sampled_from(["track", "identify", "group", "page", "screen", "launch", ""])
+reserved_events = st.sampled_from(["Experiment Viewed", "Survey Responded"])
+traits = st.dictionaries(
+    st.sampled_from(["createdAt", "churnedAt", "name", "plan", "accountId", "survey", "score",
+                     "comment", "experiment_id", "variation_id"]),
+    json_values | odd_timestamps | st.sampled_from(["nps", "csat", "ces", "x", 5, 11, "7", 2.5]),
+    max_size=4,
+)  # fmt: skip
+tweaks = st.dictionaries(
+    message_keys,
+    json_values | odd_timestamps | kinds | reserved_events
+    | st.dictionaries(st.sampled_from(["groupId", "survey", "score", "experiment_id",
+                                       "createdAt", "name", "plan"]),
+                      json_values | odd_timestamps, max_size=3),
+    max_size=4,
+)  # fmt: skip
+
+
+@st.composite
+def near_valid_messages(draw) -> dict:
+    """A valid message with a few fields replaced: most rules fire on some example."""
+    message = draw(valid_messages())
+    flavour = draw(st.sampled_from(["event", "people", "reserved"]))
+    if flavour == "people":
+        message["type"] = draw(st.sampled_from(["identify", "group"]))
+        message["userId"] = draw(ids)
+        message["groupId"] = draw(ids)
+        message["traits"] = draw(traits)
+    elif flavour == "reserved":
+        message["event"] = message["name"] = draw(reserved_events)
+        message["properties"] = draw(traits)
+    return {**message, **draw(tweaks)}
+
+
+@SETTINGS
+@given(st.lists(st.one_of(near_valid_messages(), json_values), min_size=1, max_size=10))
+def test_per_message_checks_agree_with_the_batch_import(messages) -> None:
+    """validate_messages (plain Python, per message) = import_messages' problems (Arrow, batch)."""
+    from impactlens.ingest import validate_messages
+
+    expected = import_messages(shared_warehouse(), messages).rejected
+    assert validate_messages(messages) == list(expected)

@@ -66,7 +66,8 @@ class RawMessages:
 # -- extraction from Python objects -----------------------------------------------
 
 
-def _json_type(value: Any) -> str:
+def json_type(value: Any) -> str:
+    """The JSON type name DuckDB's ``json_type`` gives ``value`` (``VARCHAR``, ``OBJECT``, ...)."""
     if value is None:
         return "NULL"
     if isinstance(value, bool):
@@ -94,6 +95,15 @@ def _json_text(value: Any) -> str | None:
     return orjson.dumps(value).decode()
 
 
+def serialisable_detail(message: Any) -> str | None:
+    """Why ``message`` is not JSON (what orjson cannot serialise), or None when it is."""
+    try:
+        orjson.dumps(message)
+    except TypeError as exc:
+        return f"not JSON-serialisable ({exc})"
+    return None
+
+
 def extract_dicts(messages: Sequence[Any], first_seq: int, lines: Sequence[int]) -> RawMessages:
     """Extract from parsed messages (HTTP payloads, JSON array entries)."""
     columns: dict[str, list[Any]] = {"ok": [], "root": [], "detail": []}
@@ -103,15 +113,11 @@ def extract_dicts(messages: Sequence[Any], first_seq: int, lines: Sequence[int])
     source: list[Any] = []
     targets = [(n, tuple(n.split(".")), columns[f"t:{n}"], columns[f"v:{n}"]) for n in FIELD_NAMES]
     for message in messages:
-        detail = None
-        try:
-            # Round-trip through JSON: what is not JSON-serialisable is not a message.
-            orjson.dumps(message)
-        except TypeError as exc:
-            detail = f"not JSON-serialisable ({exc})"
+        # Round-trip through JSON: what is not JSON-serialisable is not a message.
+        detail = serialisable_detail(message)
         columns["ok"].append(detail is None)
         columns["detail"].append(detail)
-        columns["root"].append(_json_type(message) if detail is None else None)
+        columns["root"].append(json_type(message) if detail is None else None)
         is_object = detail is None and isinstance(message, dict)
         for _name, keys, types, values in targets:
             value: Any = message
@@ -122,7 +128,7 @@ def extract_dicts(messages: Sequence[Any], first_seq: int, lines: Sequence[int])
                 else:
                     present = False
                     break
-            types.append(_json_type(value) if present else None)
+            types.append(json_type(value) if present else None)
             values.append(_json_text(value) if present else None)
         source.append(message)
     n = len(source)

@@ -32,6 +32,13 @@ CATALOG = parse_metrics(
     denominator: {event: Search Performed, aggregate: actors}
     higher_is_better: true
   - {name: stick, kind: stickiness, ratio: wau_mau, higher_is_better: true}
+  - {name: adopt, kind: adoption, feature_event: Search Performed, actor: account, higher_is_better: true}
+  - name: adopt_cum
+    kind: adoption
+    feature_event: Report Created
+    active_event: [Session Started, Search Performed]
+    cumulative: true
+    higher_is_better: true
   - {name: flagged, kind: count, filters: [{field: event.flags.search_v2, value: true}], higher_is_better: true}
   - {name: conv, kind: conversion, steps: [Signed Up, Report Created], within: 1d, higher_is_better: true}
 """
@@ -49,7 +56,7 @@ def test_rollup_gives_the_same_numbers_as_raw_events(world, tz, grain, segment) 
     wh = build_warehouse(world)
     rebuild_rollups(wh)
     assert rollup_is_fresh(wh)
-    for name in ("sessions", "actives", "ctr", "stick"):
+    for name in ("sessions", "actives", "ctr", "stick", "adopt", "adopt_cum"):
         kwargs = dict(
             grain=grain,
             start=date(2026, 3, 3),

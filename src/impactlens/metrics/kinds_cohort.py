@@ -22,6 +22,7 @@ from impactlens.metrics.kinds_funnel import quantiles
 from impactlens.metrics.query import (
     UNIT_COLUMN,
     Aggregated,
+    Grouping,
     Query,
     SeriesGrouping,
     count_distinct,
@@ -36,17 +37,29 @@ PERIOD_DAYS = {"day": 1, "week": 7}
 MONTH_WINDOW = 30
 
 
-def _rows(q: Query, metric, names, *, segment: bool) -> ir.Table:
+def _rows(q: Query, metric, names, *, segment: bool, exact: bool = False) -> ir.Table:
+    """Matching rows; from the hourly rollup when the planner allows it, unless ``exact``
+    (a part that needs each event's own time)."""
     filters = (*metric.filters, *q.filters)
     seg = q.segment if segment else None
-    return event_rows(q.warehouse, names, filters, seg, metric.actor, rollup=q.rollup)
+    rollup = q.rollup and not exact
+    return event_rows(q.warehouse, names, filters, seg, metric.actor, rollup=rollup)
 
 
-def first_rows(rows: ir.Table) -> ir.Table:
-    """Each actor's first row (ties resolve to the smallest uid, aid and segment, on every engine)."""
+def first_rows(rows: ir.Table, grouping: Grouping | None = None) -> ir.Table:
+    """Each actor's first row (ties resolve to the smallest uid, aid and segment, on every engine).
+
+    A series grouping needs neither uid nor aid; without a segment the first time
+    alone is the answer, and the join back to the rows is skipped.
+    """
+    if isinstance(grouping, SeriesGrouping):
+        rows = rows.select("actor", "ts", *(["segment"] if "segment" in rows.columns else []))
     first = rows.group_by("actor").agg(_first=rows.ts.min())
+    extra_columns = [c for c in ("uid", "aid", "segment") if c in rows.columns]
+    if not extra_columns:
+        return first.rename(ts="_first")
     at = rows.join(first, (rows.actor == first.actor) & (rows.ts == first._first))
-    extra = {c: at[c].min() for c in ("uid", "aid", "segment") if c in rows.columns}
+    extra = {c: at[c].min() for c in extra_columns}
     return at.group_by("actor").agg(ts=at._first.min(), **extra)
 
 
@@ -55,7 +68,9 @@ def compile_retention(metric: RetentionMetric, q: Query) -> Aggregated:
     span = PERIOD_DAYS[metric.period]
     first_day, last_day = metric.n * span, metric.n * span + span - 1
     horizon = timedelta(days=last_day + 2)
-    cohort = q.grouping.assign(first_rows(_rows(q, metric, metric.cohort_event, segment=True)))
+    cohort = q.grouping.assign(
+        first_rows(_rows(q, metric, metric.cohort_event, segment=True), q.grouping)
+    )
     cohort = cohort.mutate(_cday=q.grouping.local_day(cohort.ts, horizon))
     lo, hi = q.grouping.bounds
     back = _rows(q, metric, metric.return_event, segment=False)
@@ -206,9 +221,10 @@ def compile_adoption(metric: AdoptionMetric, q: Query) -> Aggregated:
     actives = count_distinct(groups, q.keys, "actor", "denominator")
     # Time to first use: from the actor's first event of any kind to its first feature use,
     # counted in the group where the first use falls.
-    anything = _rows(q, metric, (), segment=False)
+    anything = _rows(q, metric, (), segment=False, exact=True)
     seen = anything.group_by(_sa=anything.actor).agg(_first_seen=anything.ts.min())
-    firsts = first_rows(_rows(q, metric, metric.feature_event, segment=True))
+    feature_rows = _rows(q, metric, metric.feature_event, segment=True, exact=True)
+    firsts = first_rows(feature_rows, q.grouping)
     firsts = firsts.join(seen, firsts.actor == seen._sa)
     firsts = firsts.mutate(
         _days=firsts.ts.delta(firsts._first_seen, unit="second").cast("float64") / 86400

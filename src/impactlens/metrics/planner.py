@@ -4,7 +4,10 @@ The rollup (warehouse/rollups.py) keeps events per UTC hour, event, actor and
 account. A metric can use it without changing any number when:
 
 - its kind only needs which local day an event falls in and how many events
-  there were (count, unique, ratio of those, stickiness);
+  there were (count, unique, ratio of those, stickiness), or, for adoption,
+  its counts do (active actors and adopters: a first use before a period's end
+  is decided by its hour, since period ends fall on whole hours); adoption's
+  time to first use still reads raw events (kinds_cohort);
 - no filter or segment reads event properties or flags (the rollup has none);
 - the time zone's offsets are whole hours over the queried range;
 - it is a series (per-actor windows may start mid-hour);
@@ -25,7 +28,7 @@ from impactlens.metrics.spec import EventCount, MetricBase, RatioMetric
 from impactlens.metrics.timebase import whole_hour_offsets
 from impactlens.warehouse.rollups import rollup_is_fresh
 
-ROLLUP_KINDS = ("count", "unique", "ratio", "stickiness")
+ROLLUP_KINDS = ("count", "unique", "ratio", "stickiness", "adoption")
 SOURCES = ("auto", "events", "rollup")
 
 

@@ -55,13 +55,23 @@ class PeakRss:
         return max(self.peak, self._proc.memory_info().rss) / 2**20
 
 
-def timed(fn, repeat: int) -> dict:
+def timed(fn, repeat: int, values=None) -> dict:
+    """First and best-of-the-rest seconds; with ``values``, also the last answer as {day: value}
+    (converted after the clock stops), so the report can check the contenders agree."""
     times = []
     for _ in range(repeat):
         t = time.perf_counter()
-        fn()
+        result = fn()
         times.append(time.perf_counter() - t)
-    return {"first": times[0], "repeat": min(times[1:]) if len(times) > 1 else times[0]}
+    out = {"first": times[0], "repeat": min(times[1:]) if len(times) > 1 else times[0]}
+    if values is not None:
+        out["values"] = values(result)
+    return out
+
+
+def frame_values(frame) -> dict:
+    rows = frame.table.select(["period_start", "value"]).to_pylist()
+    return {r["period_start"].isoformat(): r["value"] for r in rows}
 
 
 def prepare(folder: Path, events: int) -> dict:
@@ -125,42 +135,50 @@ def run_impactlens(folder: Path, repeat: int, start: date, end: date) -> dict:
         def query(metric=metric, grain=grain, s=s, e=e, source="auto"):
             return metric_series(
                 wh, metric, grain=grain, start=s, end=e, timezone=TZ, catalog=catalog, source=source
-            ).num_rows
+            )
 
-        out[metric.name] = timed(query, repeat)
-        if metric.name in HEAVY:
+        heavy = metric.name in HEAVY
+        out[metric.name] = timed(query, repeat, frame_values if heavy else None)
+        if heavy:
             out[metric.name + " (raw events)"] = timed(lambda q=query: q(source="events"), repeat)
     return out
 
 
 def run_duckdb_sql(folder: Path, repeat: int, start: date, end: date) -> dict:
     import duckdb
-    from metrics_contenders import HEAVY, duckdb_sql
+    from metrics_contenders import HEAVY, as_values, duckdb_sql
 
     con = duckdb.connect(str(folder / "warehouse.duckdb"), read_only=True)
     return {
-        m: timed(lambda m=m: con.sql(duckdb_sql(m, start, end)).fetchall(), repeat) for m in HEAVY
+        m: timed(lambda m=m: con.sql(duckdb_sql(m, start, end)).fetchall(), repeat, as_values)
+        for m in HEAVY
     }
 
 
 def run_polars(folder: Path, repeat: int, start: date, end: date) -> dict:
-    from metrics_contenders import HEAVY, polars_query
+    from metrics_contenders import HEAVY, as_values, polars_query
 
     path = str(folder / "events.parquet")
     return {
-        m: timed(lambda m=m: polars_query(m, path, start, end).collect(), repeat) for m in HEAVY
+        m: timed(lambda m=m: polars_query(m, path, start, end).collect(), repeat, as_values)
+        for m in HEAVY
     }
 
 
 def run_pandas(folder: Path, repeat: int, start: date, end: date) -> dict:
     import pandas as pd
-    from metrics_contenders import HEAVY, pandas_query
+    from metrics_contenders import HEAVY, as_values, pandas_query
 
     t = time.perf_counter()
-    df = pd.read_parquet(folder / "events.parquet", columns=["timestamp", "event", "actor_id"])
+    # account_id (search_adoption only) as a categorical: 50M Python strings would not fit.
+    df = pd.read_parquet(
+        folder / "events.parquet",
+        columns=["timestamp", "event", "actor_id", "account_id"],
+        read_dictionary=["account_id"],
+    )
     out = {"(load parquet)": {"first": time.perf_counter() - t, "repeat": time.perf_counter() - t}}
     for m in HEAVY:
-        out[m] = timed(lambda m=m: pandas_query(m, df, start, end), min(repeat, 2))
+        out[m] = timed(lambda m=m: pandas_query(m, df, start, end), min(repeat, 2), as_values)
     return out
 
 
@@ -254,28 +272,50 @@ def report(info: dict, results: dict) -> None:
         print("\n| metric (daily, 180 days) | first (s) | repeat (s) |\n|---|---:|---:|")
         for name, t in il.items():
             print(f"| {name} | {t['first']:.2f} | {t['repeat']:.2f} |")
-        heavy = sorted(HEAVY, key=lambda m: -il[m + " (raw events)"]["repeat"])[:3]
+        ranked = sorted(HEAVY, key=lambda m: -il[m + " (raw events)"]["repeat"])
         others = [n for n in results if n != "impactlens"]
         print(
-            "\nRepeat-query seconds for the three heaviest metrics (by impactlens on raw events):\n"
+            "\nRepeat-query seconds for the heavy metrics, heaviest first (by impactlens on raw "
+            "events; * = the three heaviest). ratio = impactlens / the faster of DuckDB SQL and "
+            "polars (target <= 1.5); pandas x = pandas / impactlens (target >= 10); "
+            "agreement = largest |difference| from impactlens's daily values over the days both "
+            "have, and days only one of them has.\n"
         )
         print(
             "| metric | impactlens | impactlens (raw events) | "
             + " | ".join(others)
-            + " | ratio to best |"
+            + " | ratio | <= 1.5x | pandas x | >= 10x | agreement |"
         )
-        print("|---|---:|---:|" + "---:|" * len(others) + "---:|")
-        for m in heavy:
+        print("|---|---:|---:|" + "---:|" * len(others) + "---:|---|---:|---|---|")
+        for m in ranked:
             cells = [results[o]["times"][m]["repeat"] for o in others]
             best = min(
-                c for o, c in zip(others, cells, strict=True) if o in ("duckdb_sql", "polars")
+                results[o]["times"][m]["repeat"] for o in ("duckdb_sql", "polars") if o in results
             )
             ratio = il[m]["repeat"] / best
-            print(
-                f"| {m} | {il[m]['repeat']:.2f} | {il[m + ' (raw events)']['repeat']:.2f} | "
-                + " | ".join(f"{c:.2f}" for c in cells)
-                + f" | {ratio:.2f}x |"
+            speedup = (
+                results["pandas"]["times"][m]["repeat"] / il[m]["repeat"]
+                if "pandas" in results
+                else float("nan")
             )
+            agreement = "; ".join(
+                f"{o} {_agreement(il[m].get('values', {}), results[o]['times'][m].get('values', {}))}"
+                for o in others
+            )
+            print(
+                f"| {m}{' *' if m in ranked[:3] else ''} | {il[m]['repeat']:.2f} | "
+                f"{il[m + ' (raw events)']['repeat']:.2f} | "
+                + " | ".join(f"{c:.2f}" for c in cells)
+                + f" | {ratio:.2f}x | {'met' if ratio <= 1.5 else 'MISSED'} | {speedup:.1f}x | "
+                f"{'met' if speedup >= 10 else 'MISSED'} | {agreement} |"
+            )
+
+
+def _agreement(ours: dict, theirs: dict) -> str:
+    both = [d for d in ours if d in theirs and ours[d] is not None and theirs[d] is not None]
+    diff = max((abs(ours[d] - theirs[d]) for d in both), default=float("nan"))
+    only = len(set(ours) ^ set(theirs))
+    return f"{diff:.2g}" + (f", {only} days apart" if only else "")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,14 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 TZ = "America/New_York"
-HEAVY = ("weekly_active_users", "dau_mau", "search_click_through", "time_to_export")
+HEAVY = (
+    "weekly_active_users",
+    "dau_mau",
+    "search_click_through",
+    "time_to_export",
+    "search_adoption",
+)
+FEATURE = "Search Performed"  # search_adoption's feature event
 
 
 def utc_bounds(start: date, end: date) -> tuple[datetime, datetime]:
@@ -59,6 +66,19 @@ p AS (SELECT day, timestamp, is_b, min(CASE WHEN is_b THEN timestamp END) OVER (
       FROM e)
 SELECT day, median(date_diff('second', timestamp, nxt) / 60.0) AS v FROM p
 WHERE NOT is_b AND timestamp < TIMESTAMP '{hi}' AND nxt <= timestamp + INTERVAL 1 DAY GROUP BY day"""
+    if metric == "search_adoption":
+        # Accounts active that day that searched that day / accounts active that day, and the
+        # median days from an account's first event to its first search (by the search's day).
+        return f"""
+WITH a AS (SELECT DISTINCT day, account_id, event = '{FEATURE}' AS used FROM {base} WHERE {where})),
+g AS (SELECT day, count(DISTINCT account_id) AS actives,
+             count(DISTINCT account_id) FILTER (used) AS adopters FROM a GROUP BY day),
+s AS (SELECT account_id, min(timestamp) AS seen,
+             min(timestamp) FILTER (event = '{FEATURE}') AS t FROM events GROUP BY account_id),
+f AS (SELECT CAST(timezone('{TZ}', t AT TIME ZONE 'UTC') AS DATE) AS day,
+             median(date_diff('second', seen, t) / 86400.0) AS ttf FROM s
+      WHERE t >= TIMESTAMP '{lo}' AND t < TIMESTAMP '{hi}' GROUP BY 1)
+SELECT g.day, adopters * 1.0 / actives AS v, f.ttf FROM g LEFT JOIN f USING (day)"""
     raise KeyError(metric)
 
 
@@ -67,7 +87,10 @@ def polars_query(metric: str, path: str, start: date, end: date):
     import polars as pl
 
     lo, hi = utc_bounds(start, end)
-    ev = pl.scan_parquet(path).select("timestamp", "event", "actor_id")
+    columns = ["timestamp", "event", "actor_id"]
+    if metric == "search_adoption":
+        columns[2] = "account_id"
+    ev = pl.scan_parquet(path).select(*columns)
     day = (
         pl.col("timestamp")
         .dt.replace_time_zone("UTC")
@@ -133,6 +156,32 @@ def polars_query(metric: str, path: str, start: date, end: date):
         return e.group_by("day").agg(
             ((pl.col("nxt") - pl.col("timestamp")).dt.total_seconds() / 60).median()
         )
+    if metric == "search_adoption":
+        used = pl.col("event") == FEATURE
+        g = (
+            ev.filter(inside)
+            .with_columns(day)
+            .group_by("day")
+            .agg(
+                actives=pl.col("account_id").n_unique(),
+                adopters=pl.col("account_id").filter(used).n_unique(),
+            )
+        )
+        first = ev.group_by("account_id").agg(
+            seen=pl.col("timestamp").min(), t=pl.col("timestamp").filter(used).min()
+        )
+        day_t = (
+            pl.col("t").dt.replace_time_zone("UTC").dt.convert_time_zone(TZ).dt.date().alias("day")
+        )
+        f = (
+            first.filter((pl.col("t") >= lo) & (pl.col("t") < hi))
+            .with_columns(day_t)
+            .group_by("day")
+            .agg(ttf=((pl.col("t") - pl.col("seen")).dt.total_seconds() / 86400).median())
+        )
+        return g.join(f, on="day", how="left").select(
+            "day", v=pl.col("adopters") / pl.col("actives"), ttf="ttf"
+        )
     raise KeyError(metric)
 
 
@@ -193,4 +242,40 @@ def pandas_query(metric: str, df, start: date, end: date):
             .groupby("day")["m"]
             .median()
         )
+    if metric == "search_adoption":
+        sub = with_day(df[(df.timestamp >= lo) & (df.timestamp < hi)])
+        actives = sub.groupby("day")["account_id"].nunique()
+        adopters = sub[sub.event == FEATURE].groupby("day")["account_id"].nunique()
+        seen = df.groupby("account_id", observed=True)["timestamp"].min()
+        first = df[df.event == FEATURE].groupby("account_id", observed=True)["timestamp"].min()
+        f = pd.DataFrame({"t": first, "seen": seen.reindex(first.index)})
+        f = with_day(f[(f.t >= lo) & (f.t < hi)].rename(columns={"t": "timestamp"}))
+        ttf = (
+            f.assign(d=(f.timestamp - f.seen).dt.total_seconds() / 86400)
+            .groupby("day")["d"]
+            .median()
+        )
+        return pd.DataFrame(
+            {"v": adopters.reindex(actives.index, fill_value=0) / actives, "ttf": ttf}
+        )
     raise KeyError(metric)
+
+
+# -- every contender's answer as {local day: value}, to check they computed the same thing -----
+def as_values(result) -> dict[str, float]:
+    """A small result (DuckDB rows, a polars or pandas frame or series) as {day: first value}."""
+    import pandas as pd
+
+    if isinstance(result, list):  # DuckDB fetchall(): (day, value, ...)
+        pairs = [(r[0], r[1]) for r in result]
+    elif isinstance(result, pd.Series):
+        pairs = list(result.items())
+    elif isinstance(result, pd.DataFrame):
+        pairs = list(result.iloc[:, 0].items())
+    else:  # polars DataFrame: day, value, ...
+        pairs = list(zip(result.to_series(0).to_list(), result.to_series(1).to_list(), strict=True))
+    out = {}
+    for day, value in pairs:
+        key = day.date().isoformat() if hasattr(day, "date") and callable(day.date) else str(day)
+        out[key] = None if value is None or value != value else float(value)
+    return out

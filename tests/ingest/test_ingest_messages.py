@@ -70,3 +70,21 @@ def test_non_json_values_are_rejected_not_crashed(warehouse) -> None:
     assert [p.index for p in result.rejected] == [0, 1]
     assert "not JSON-serialisable" in result.rejected[0].reason
     assert result.rejected[1].field == "timestamp"
+
+
+def test_import_lines_is_import_messages_for_ndjson_lines(warehouse) -> None:
+    import orjson
+
+    from impactlens.ingest import import_lines
+
+    good = [{"type": "track", "event": "E", "userId": "u", "timestamp": TS, "messageId": f"l{i}"}
+            for i in range(3)]  # fmt: skip
+    batch = [*good, *BAD[:3], {"type": "identify", "userId": "u", "timestamp": TS}]
+    lines = [orjson.dumps(m) for m in batch]
+    result = import_lines(warehouse, lines, source="http")
+    assert (result.received, result.loaded, result.duplicates) == (7, 4, 0)
+    assert result.rejected == tuple(validate_messages(batch))
+    assert dict(result.messages) == {"track": 3, "identify": 1}
+    again = import_messages(warehouse, batch[:3])  # the same messageIds by the other path
+    assert (again.loaded, again.duplicates) == (0, 3)
+    assert warehouse.count("events") == 3

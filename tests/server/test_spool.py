@@ -25,7 +25,8 @@ class Store:
         self.fail_times = fail_times
         self.lock = threading.Lock()
 
-    def load(self, messages: list[dict]) -> LoadOutcome:
+    def load(self, lines: list[bytes]) -> LoadOutcome:
+        messages = [orjson.loads(line) for line in lines]
         with self.lock:
             self.calls += 1
             if self.calls <= self.fail_times:
@@ -157,9 +158,9 @@ def test_a_batch_the_importer_keeps_failing_on_is_set_aside(tmp_path: Path) -> N
 def test_loader_batches_respect_the_message_limit(tmp_path: Path, batch: int) -> None:
     sizes: list[int] = []
 
-    def load(messages: list[dict]) -> LoadOutcome:
-        sizes.append(len(messages))
-        return LoadOutcome(len(messages))
+    def load(lines: list[bytes]) -> LoadOutcome:
+        sizes.append(len(lines))
+        return LoadOutcome(len(lines))
 
     spool = Spool(tmp_path)
     spool.append(b"".join(_line(i) for i in range(20))).result(timeout=10)
@@ -169,29 +170,3 @@ def test_loader_batches_respect_the_message_limit(tmp_path: Path, batch: int) ->
     assert sum(sizes) == 20 and max(sizes) <= batch
     loader.stop()
     spool.close()
-
-
-def test_grouped_validation_gives_each_request_its_own_problems() -> None:
-    from impactlens.server.segment import MessageError
-    from impactlens.server.validation import GroupValidator
-
-    def check(messages: list[dict]) -> dict[int, list[MessageError]]:
-        if any(m.get("boom") for m in messages):
-            raise RuntimeError("a validation bug")
-        return {
-            i: [MessageError(i, "event", "bad")] for i, m in enumerate(messages) if m.get("bad")
-        }
-
-    validator = GroupValidator(check)
-    futures = [
-        validator.submit([{"bad": False}, {"bad": True}]),
-        validator.submit([{"bad": True}]),
-        validator.submit([{"boom": True}]),
-        validator.submit([{"bad": False}]),
-    ]
-    assert futures[0].result(10) == {1: [MessageError(1, "event", "bad")]}
-    assert futures[1].result(10) == {0: [MessageError(0, "event", "bad")]}
-    with pytest.raises(RuntimeError):
-        futures[2].result(10)
-    assert futures[3].result(10) == {}
-    validator.close()

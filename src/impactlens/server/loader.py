@@ -1,8 +1,9 @@
 """The loader: one thread per workspace moving spooled messages into the warehouse.
 
-It reads the spool from its checkpoint, hands a batch to the importer (which
-dedupes on messageId, so loading a batch twice changes nothing), and only then
-advances the checkpoint. A crash between the two replays the batch on the next
+It reads the spool from its checkpoint, hands a batch of lines to the importer
+as they are (DuckDB parses them, off the interpreter lock; the importer dedupes
+on messageId, so loading a batch twice changes nothing), and only then advances
+the checkpoint. A crash between the two replays the batch on the next
 start: every acknowledged message ends up in the warehouse exactly once.
 
 A batch the importer keeps failing on (a bug, not bad input: input was
@@ -21,8 +22,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-
-import orjson
 
 from impactlens.server.spool import Spool, SpoolPosition, _fsync_dir
 
@@ -80,7 +79,7 @@ class Loader:
     def __init__(
         self,
         spool: Spool,
-        load: Callable[[list[dict]], LoadOutcome],
+        load: Callable[[list[bytes]], LoadOutcome],
         *,
         batch_messages: int = 20_000,
         batch_bytes: int = 32 * 1024 * 1024,
@@ -164,7 +163,7 @@ class Loader:
 
     def _load_batch(self, lines: list[bytes], end: SpoolPosition) -> None:
         try:
-            outcome = self._load([orjson.loads(line) for line in lines])
+            outcome = self._load(lines)
         except Exception:
             self._failures += 1
             log.exception(

@@ -30,6 +30,7 @@ from impactlens.server.segment import (
     split_request,
 )
 from impactlens.server.spool import SpoolUnavailable
+from impactlens.server.validation import check_messages
 
 router = APIRouter(tags=["ingest (Segment HTTP Tracking API)"])
 
@@ -143,7 +144,7 @@ async def ingest(request: Request, kind: str | None) -> JSONResponse:
     indexes, candidates, lines, errors = encode_lines(
         messages, envelope, limits.max_message_bytes, received
     )
-    invalid = await asyncio.wrap_future(runtime.validator.submit(candidates))
+    invalid = check_messages(candidates, runtime.workspace)  # plain Python, ~3 us a message
     accepted_lines = [line for i, line in enumerate(lines) if i not in invalid]
     errors += [
         MessageError(indexes[i], e.field, e.reason) for i, found in invalid.items() for e in found

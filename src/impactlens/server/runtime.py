@@ -23,7 +23,6 @@ from impactlens.server.auth import KeyRing
 from impactlens.server.loader import Loader, LoadOutcome
 from impactlens.server.settings import ServerSettings
 from impactlens.server.spool import Spool
-from impactlens.server.validation import GroupValidator
 
 log = logging.getLogger("impactlens.server")
 
@@ -31,13 +30,13 @@ T = TypeVar("T")
 SPOOL_DIR = "spool"
 
 
-def import_loader(workspace: Workspace, warehouse: Any) -> Callable[[list[dict]], LoadOutcome]:
-    """The loader's load step: impactlens.ingest.import_messages, deduping on messageId."""
-    from impactlens.ingest import import_messages
+def import_loader(workspace: Workspace, warehouse: Any) -> Callable[[list[bytes]], LoadOutcome]:
+    """The loader's load step: impactlens.ingest.import_lines, deduping on messageId."""
+    from impactlens.ingest import import_lines
 
-    def load(messages: list[dict]) -> LoadOutcome:
-        result = import_messages(
-            warehouse, messages, source="http", reserved=workspace.config.reserved_events
+    def load(lines: list[bytes]) -> LoadOutcome:
+        result = import_lines(
+            warehouse, lines, source="http", reserved=workspace.config.reserved_events
         )
         if result.rejected:  # validated before it was acknowledged: should not happen
             log.error("the importer rejected %d spooled message problem(s): %s",
@@ -61,7 +60,6 @@ class WorkspaceRuntime:
     writer: Any
     reader: Any
     read_lock: threading.Lock
-    validator: GroupValidator
     cache: dict = field(default_factory=dict)
     cache_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -85,8 +83,7 @@ class WorkspaceRuntime:
             import_loader(workspace, writer),
             batch_messages=settings.loader_batch_messages,
         )
-        validator = GroupValidator.for_workspace(workspace)
-        return cls(workspace, spool, loader, writer, reader, threading.Lock(), validator)
+        return cls(workspace, spool, loader, writer, reader, threading.Lock())
 
     def start(self) -> None:
         self.loader.start()  # replays the spool from the checkpoint first
@@ -116,7 +113,6 @@ class WorkspaceRuntime:
 
     def stop(self, *, drain_seconds: float = 30.0) -> None:
         """Finish queued appends, load what is spooled (bounded), release the warehouse."""
-        self.validator.close()
         self.spool.close()
         if not self.loader.wait_loaded(drain_seconds):
             log.warning(

@@ -88,8 +88,8 @@ def compile_tickets(metric: TicketsMetric, q: Query) -> Aggregated:
     solved = solved.mutate(
         h=solved.solved_at.delta(solved.ts, unit="second").cast("float64") / 3600
     )
-    sums = solved.group_by(keys).agg(numerator=solved.h.sum(), denominator=solved.count())
-    table = sums.join(quantiles(solved, keys, "h", {"median": 0.5, "p90": 0.9}, q.engine), keys)
+    sums = {"numerator": lambda t: t.h.sum(), "denominator": lambda t: t.count()}
+    table = quantiles(solved, keys, "h", {"median": 0.5, "p90": 0.9}, q.engine, also=sums)
     table = table.mutate(mean=table.numerator / table.denominator.cast("float64"))
     if "actor_id" in keys:
         value, reason = divide("no solved tickets")

@@ -230,10 +230,9 @@ def compile_adoption(metric: AdoptionMetric, q: Query) -> Aggregated:
         _days=firsts.ts.delta(firsts._first_seen, unit="second").cast("float64") / 86400
     )
     firsts = q.grouping.assign(firsts)
-    ttf = (
-        firsts.group_by(keys)
-        .agg(first_users=firsts.count())
-        .join(quantiles(firsts, keys, "_days", {"median_days_to_first_use": 0.5}, q.engine), keys)
+    median = {"median_days_to_first_use": 0.5}
+    ttf = quantiles(
+        firsts, keys, "_days", median, q.engine, also={"first_users": lambda t: t.count()}
     )
     table = actives.left_join(adopters, keys).select(*keys, "denominator", "numerator")
     table = table.left_join(ttf, keys).select(

@@ -10,6 +10,7 @@ duration    each ``from_event`` pairs with the actor's next ``to_event`` at or a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 import ibis
@@ -64,16 +65,25 @@ def compile_conversion(metric: ConversionMetric, q: Query) -> Aggregated:
 
 
 def quantiles(
-    rows: ir.Table, keys: list[str], column: str, qs: dict[str, float], engine: str
+    rows: ir.Table,
+    keys: list[str],
+    column: str,
+    qs: dict[str, float],
+    engine: str,
+    also: dict[str, Callable[[ir.Table], ir.Value]] | None = None,
 ) -> ir.Table:
     """Exact quantiles per group by linear interpolation (numpy's default, R type 7).
 
     The engine's own aggregate where it is exact (ENGINE_READS), else ranks and
-    interpolation written out, so every engine gives the same number.
+    interpolation written out, so every engine gives the same number. ``also``
+    are more aggregates per group (functions of the rows), computed in the same
+    pass: a second aggregate joined on the keys would read the rows twice.
     """
+    also = also or {}
     if ENGINE_READS[engine].exact_quantile:
         return rows.group_by(keys).agg(
-            **{name: rows[column].cast("float64").quantile(q) for name, q in qs.items()}
+            **{name: agg(rows) for name, agg in also.items()},
+            **{name: rows[column].cast("float64").quantile(q) for name, q in qs.items()},
         )
     ranked = rows.mutate(
         _r=ibis.row_number().over(group_by=keys, order_by=rows[column]),
@@ -89,7 +99,7 @@ def quantiles(
             ranked._r == lo + 1, x * frac, 0.0
         )
         aggs[name] = part.sum()
-    return ranked.group_by(keys).agg(**aggs)
+    return ranked.group_by(keys).agg(**{name: agg(ranked) for name, agg in also.items()}, **aggs)
 
 
 def durations(q: Query, metric: DurationMetric) -> ir.Table:
@@ -104,8 +114,12 @@ def durations(q: Query, metric: DurationMetric) -> ir.Table:
     nulls = {k: ibis.null(a_part[k].type()) for k in keys}
     b_part = b.select(**nulls, actor=b.actor, ts=b.ts, _b=ibis.literal(1, "int8"))
     both = a_part.union(b_part)
-    # From-events sort before to-events at the same instant, so "at or after" holds.
-    after = ibis.window(group_by="actor", order_by=["ts", "_b"], rows=(0, None))
+    # From-events sort before to-events at the same instant, so "at or after" holds. The
+    # order is reversed so the frame is a running one (start to current row), which engines
+    # keep incrementally, instead of current row to end (DuckDB: a segment tree, ~15% slower).
+    after = ibis.window(
+        group_by="actor", order_by=[ibis.desc("ts"), ibis.desc("_b")], rows=(None, 0)
+    )
     next_b = ibis.ifelse(both._b == 1, both.ts, ibis.null("timestamp")).min().over(after)
     paired = both.mutate(_next=next_b).filter((ibis._._b == 0) & ibis._._next.notnull())
     seconds = paired._next.delta(paired.ts, unit="second")
@@ -118,8 +132,8 @@ def durations(q: Query, metric: DurationMetric) -> ir.Table:
 def compile_duration(metric: DurationMetric, q: Query) -> Aggregated:
     keys = list(q.keys)
     pairs = durations(q, metric)
-    sums = pairs.group_by(keys).agg(numerator=pairs.d.sum(), denominator=pairs.d.count())
-    table = sums.join(quantiles(pairs, keys, "d", QUANTILES, q.engine), keys)
+    sums = {"numerator": lambda t: t.d.sum(), "denominator": lambda t: t.d.count()}
+    table = quantiles(pairs, keys, "d", QUANTILES, q.engine, also=sums)
     table = table.mutate(mean=table.numerator / table.denominator.cast("float64"))
 
     # Per actor the value is the actor's mean, so ratio-of-sums across actors is the pooled mean.

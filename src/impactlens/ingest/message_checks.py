@@ -29,7 +29,7 @@ from impactlens.ingest.segment import (
 from impactlens.ingest.values import (
     TIMESTAMP_HINT,
     TS_TYPE,
-    parse_timestamp,
+    is_timestamp,
     parse_timestamp_array,
 )
 
@@ -239,9 +239,12 @@ _OBJECT_REASONS = tuple(f"{name} must be an object" for name in _OBJECT_FIELDS)
 _UNKNOWN_TYPE = "unknown type {} (expected " + ", ".join(TYPES) + ")"
 
 
+_ID_VALUES = (str, int, float)  # a tuple: isinstance with one is ~5x faster than with a union
+
+
 def _is_id(value: Any) -> bool:
     """A JSON string or number: the types ``ID_TYPES`` admits."""
-    return isinstance(value, str | int | float) and not isinstance(value, bool)
+    return isinstance(value, _ID_VALUES) and not isinstance(value, bool)
 
 
 def _filled_id(value: Any) -> bool:
@@ -301,7 +304,7 @@ def check_message(message: Any) -> list[tuple[str | None, str]]:
         problems.append(("timestamp", "missing timestamp"))
     elif not isinstance(timestamp, str):
         problems.append(("timestamp", "timestamp must be an ISO-8601 string"))
-    elif parse_timestamp(timestamp) is None:
+    elif not is_timestamp(timestamp):
         reason = f"unparseable timestamp {_quote(timestamp)} ({TIMESTAMP_HINT})"
         problems.append(("timestamp", reason))
     if kind == "track":

@@ -46,21 +46,34 @@ def parse_timestamp(value: Any) -> datetime | None:
         return datetime(value.year, value.month, value.day)
     if not isinstance(value, str):
         return None
+    parsed = _parse_iso(value)
+    if parsed is None or parsed.tzinfo is None:
+        return parsed
+    try:
+        return parsed.astimezone(UTC).replace(tzinfo=None)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00: before year 1 in UTC
+        return None
+
+
+def is_timestamp(text: str) -> bool:
+    """``parse_timestamp(text) is not None``, without building the UTC value (validation)."""
+    parsed = _parse_iso(text)
+    if parsed is None:
+        return False
+    return parsed.tzinfo is None or 1 < parsed.year < 9999 or parse_timestamp(text) is not None
+
+
+def _parse_iso(value: str) -> datetime | None:
+    """The contract's ISO-8601 text as a datetime (zoned if it has an offset), or None."""
     text = value.strip()
     if not _ISO_TIMESTAMP.fullmatch(text):
         return None
     # Python keeps microseconds; nanosecond digits are truncated, as Arrow does.
     text = _FRACTION.sub(lambda m: m.group(1) + m.group(2)[:6], text)
     try:
-        parsed = datetime.fromisoformat(text)
+        return datetime.fromisoformat(text)
     except ValueError:
         return None
-    if parsed.tzinfo is not None:
-        try:
-            parsed = parsed.astimezone(UTC).replace(tzinfo=None)
-        except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00: before year 1 in UTC
-            return None
-    return parsed
 
 
 def parse_date(value: Any) -> date | None:

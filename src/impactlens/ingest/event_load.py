@@ -222,14 +222,14 @@ class EventLoad:
         self.people_loaded += sum(result.changed)
         self.people_duplicate += len(result.changed) - sum(result.changed)
 
-    def add_flat(self, batch: FlatBatch, rows_read: int) -> None:
-        """Stage a checked flat (CSV/Parquet) batch."""
+    def add_flat(self, batch: FlatBatch, rows_read: int, staged: pa.Table | None = None) -> None:
+        """Stage a checked flat (CSV/Parquet) batch (``staged``: its ``staged_rows``, if made)."""
         self.read += rows_read
         self.by_type.update(batch.by_type)
         self.problems.extend(batch.problems)
         self.rejected += batch.rejected
         if batch.table.num_rows:
-            self._stage(staged_rows(batch))
+            self._stage(staged if staged is not None else staged_rows(batch))
 
     # -- writing ------------------------------------------------------------------
     def _statement(self, template: sge.Expression, **tables: str) -> sge.Expression:

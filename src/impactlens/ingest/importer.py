@@ -11,6 +11,8 @@ per-entity default: ``skip`` for events, ``fail`` for everything else.
 
 from __future__ import annotations
 
+import collections
+import functools
 import hashlib
 import threading
 import uuid
@@ -18,7 +20,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 import pyarrow as pa
 import sqlglot as sg
@@ -28,7 +30,7 @@ from impactlens.config import ReservedEvents
 from impactlens.errors import Problem, UserError
 from impactlens.ingest.discovery import FileTask, discover
 from impactlens.ingest.event_load import EventLoad
-from impactlens.ingest.flat_events import check_flat, header_problems
+from impactlens.ingest.flat_events import FlatBatch, check_flat, header_problems, staged_rows
 from impactlens.ingest.message_checks import RowProblem
 from impactlens.ingest.ndjson import extract_lines
 from impactlens.ingest.reference_load import load_reference
@@ -49,6 +51,9 @@ from impactlens.warehouse.schema import IMPORTS_TABLE, META_TABLES
 
 OnError = Literal["skip", "fail"]
 Progress = Callable[[str, int, int | None], None]
+
+T = TypeVar("T")
+_Checked = tuple[FlatBatch, pa.Table | None, int]
 
 # A file with more problems than this lists the first ones and counts the rest.
 MAX_LISTED_PROBLEMS = 10_000
@@ -182,49 +187,67 @@ def _load(warehouse: Warehouse, task: FileTask, reserved: ReservedEvents, stamp:
             warehouse, task, stamp, stop_writing_on_problem=mode == "fail", tick=tick
         )
     with EventLoad(warehouse, reserved, stamp) as load:
-        seq = 0
         if task.form == "ndjson":
-            for raw in _extracted_ahead(iter_line_chunks(task, tick)):
+            for raw in _ahead(_extract_jobs(iter_line_chunks(task, tick)), workers=1):
                 load.add_messages(raw)
         elif task.form == "json":
             entries = load_json_entries(task)
             for start in range(0, len(entries), 50_000):
                 part = entries[start : start + 50_000]
-                load.add_messages(extract_dicts(part, seq, range(start + 1, start + 1 + len(part))))
-                seq += len(part)
+                lines = range(start + 1, start + 1 + len(part))
+                load.add_messages(extract_dicts(part, start, lines))
         else:
-            if task.form == "csv":
-                names: list[str] | None = [h.strip() for h in read_csv_header(task)]
-                batches = iter_csv_batches(task, tick)
-            else:
-                batches = iter_parquet_batches(task, tick)
-                names = None
-            for batch in batches:
-                missing = header_problems(names if names is not None else batch.schema.names)
-                if missing:
-                    raise SourceError("; ".join(missing), line=1 if task.form == "csv" else None)
-                load.add_flat(check_flat(batch, seq, seq), batch.num_rows)
-                seq += batch.num_rows
+            for checked, staged, rows_read in _ahead(_flat_jobs(task, tick), workers=2):
+                load.add_flat(checked, rows_read, staged)
         return load.finish(write=not (mode == "fail" and load.problems))
 
 
-def _extracted_ahead(chunks: Iterator[LineChunk]) -> Iterator[RawMessages]:
-    """Extract chunk k+1 in a worker thread while the caller checks and stages chunk k.
-
-    DuckDB and Arrow release the GIL, so reading, extracting and checking
-    overlap on two cores. At most two chunks are in memory at a time.
-    """
+def _extract_jobs(chunks: Iterator[LineChunk]) -> Iterator[Callable[[], RawMessages]]:
     seq = 0
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="impactlens-extract") as pool:
-        pending: Future[RawMessages] | None = None
-        for chunk in chunks:
-            future = pool.submit(extract_lines, chunk, seq)
-            seq += len(chunk.lines)
-            if pending is not None:
-                yield pending.result()
-            pending = future
-        if pending is not None:
-            yield pending.result()
+    for chunk in chunks:
+        yield functools.partial(extract_lines, chunk, seq)
+        seq += len(chunk.lines)
+
+
+def _flat_jobs(task: FileTask, tick: Callable[[int], None]) -> Iterator[Callable[[], _Checked]]:
+    """One check job per CSV/Parquet batch; the file is read (and the header checked) here."""
+    if task.form == "csv":
+        names: list[str] | None = [h.strip() for h in read_csv_header(task)]
+        batches = iter_csv_batches(task, tick)
+    else:
+        batches = iter_parquet_batches(task, tick)
+        names = None
+    seq = 0
+    for batch in batches:
+        missing = header_problems(names if names is not None else batch.schema.names)
+        if missing:
+            raise SourceError("; ".join(missing), line=1 if task.form == "csv" else None)
+        yield functools.partial(_check_batch, batch, seq)
+        seq += batch.num_rows
+
+
+def _check_batch(batch: pa.RecordBatch, seq: int) -> _Checked:
+    checked = check_flat(batch, seq, seq)
+    return checked, staged_rows(checked) if checked.table.num_rows else None, batch.num_rows
+
+
+def _ahead(jobs: Iterator[Callable[[], T]], *, workers: int) -> Iterator[T]:
+    """Run the jobs in worker threads, ``workers`` ahead of the caller, results in order.
+
+    The caller stages batch k while batches k+1.. are extracted or checked:
+    DuckDB and Arrow release the GIL, so reading, checking and staging overlap
+    on two cores. Reading (and progress, and Ctrl-C) stays on the caller's
+    thread. At most ``workers + 1`` batches are in memory at a time.
+    """
+    prefix = "impactlens-check"
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=prefix) as pool:
+        pending: collections.deque[Future[T]] = collections.deque()
+        for job in jobs:
+            pending.append(pool.submit(job))
+            if len(pending) > workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 def _problems(task: FileTask, found: tuple[RowProblem, ...]) -> tuple[Problem, ...]:

@@ -1,0 +1,50 @@
+"""The activity rollup, built from the hourly rollup, holds exactly the rows raw events give."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pyarrow as pa
+
+from impactlens.warehouse.rollups import (
+    ACTIVITY_TABLE,
+    activity_rollup_expr,
+    rebuild_rollups,
+    refresh_after_import,
+)
+
+
+def _rows(table) -> list[tuple]:
+    data = table.to_pyarrow().to_pylist()
+    return sorted((r["hour"], r["actor_id"], r["account_id"] or "", r["n"]) for r in data)
+
+
+def _events(prefix: str, start: datetime, n: int) -> pa.Table:
+    # Several events of different names per (hour, actor); some without an account.
+    return pa.Table.from_pylist(
+        [
+            {
+                "message_id": f"{prefix}{i}",
+                "timestamp": start + timedelta(minutes=4 * i),
+                "event": ["A", "B", "C"][i % 3],
+                "actor_id": f"u{i % 4}",
+                "account_id": None if i % 5 == 0 else f"a{i % 2}",
+            }
+            for i in range(n)
+        ]
+    )
+
+
+def test_activity_rollup_matches_raw_events_after_rebuild_and_refresh(warehouse) -> None:
+    warehouse.write("events", _events("m", datetime(2026, 3, 1, 8), 60))
+    rebuild_rollups(warehouse)
+    expected = _rows(activity_rollup_expr(warehouse.table("events")))
+    assert sum(r[3] for r in expected) == 60 and len(expected) < 60  # rows were merged
+    assert _rows(warehouse.table(ACTIVITY_TABLE)) == expected
+
+    # new events sharing hour 11 with the old ones: only the touched hours are recomputed
+    warehouse.write("events", _events("x", datetime(2026, 3, 1, 11, 30), 40))
+    refresh_after_import(warehouse, datetime(2026, 3, 1, 11, 30), datetime(2026, 3, 1, 14, 6))
+    expected = _rows(activity_rollup_expr(warehouse.table("events")))
+    assert sum(r[3] for r in expected) == 100
+    assert _rows(warehouse.table(ACTIVITY_TABLE)) == expected

@@ -10,6 +10,7 @@ fixed 401, anything else to a 500 that says nothing about the internals.
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 from contextlib import asynccontextmanager
@@ -122,6 +123,18 @@ def _add_security_schemes(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+def _freeze_heap() -> None:
+    """Move what start-up built (modules, Ibis, DuckDB, warm caches) out of the GC's sight.
+
+    The cyclic collector's full passes walk every live object; with the ~250k
+    objects of a loaded server they took ~10% of ingest CPU, charged to whatever
+    allocated next (JSON parsing). Frozen objects are never collected, so this
+    runs after start-up work, whose own garbage is collected first.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 def create_app(settings: ServerSettings) -> FastAPI:
     """The ASGI app serving ``settings.workspaces``."""
     from impactlens import __version__
@@ -137,12 +150,14 @@ def create_app(settings: ServerSettings) -> FastAPI:
     def warm(served: Any) -> None:
         pages.warm_overview(served)
         views_analyses.warm_analyses(served)
+        _freeze_heap()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         runtime = await run_in_threadpool(Runtime, settings)
         runtime.start()
         app.state.runtime = runtime
+        _freeze_heap()
         for served in runtime.workspaces.values():
             threading.Thread(target=warm, args=(served,), daemon=True).start()
         try:

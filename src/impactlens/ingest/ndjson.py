@@ -24,27 +24,35 @@ from impactlens.ingest.compute import ComputeError, run
 from impactlens.ingest.segment import FIELDS, RawMessages
 from impactlens.ingest.sources import LineChunk
 
-_PATHS = sge.Array(expressions=[sge.Literal.string(path) for _, path in FIELDS])
+_FIELD_PATHS = tuple(path for _, path in FIELDS)
+
+_PATHS = {
+    "_paths": sge.Array(expressions=[sge.Literal.string(p) for p in _FIELD_PATHS]),
+    # "$" first: the type of the message itself comes from the same parse as its fields'
+    "_type_paths": sge.Array(expressions=[sge.Literal.string(p) for p in ("$", *_FIELD_PATHS)]),
+}
 
 
 def _template(sql: str) -> sge.Expression:
-    """Parse constant SQL; the placeholder column ``_paths`` becomes the list of JSON paths."""
+    """Parse constant SQL; the placeholder columns ``_paths``/``_type_paths`` become JSON paths."""
     return sqlglot.parse_one(sql, read="duckdb").transform(
         lambda node: (
-            _PATHS.copy() if isinstance(node, sge.Column) and node.name == "_paths" else node
+            _PATHS[node.name].copy()
+            if isinstance(node, sge.Column) and node.name in _PATHS
+            else node
         )
     )
 
 
-# Constant SQL over our own names; the lines travel as an Arrow table.
+# Constant SQL over our own names; the lines travel as an Arrow table. Each JSON
+# function parses the line again, so there are as few calls as there are outputs.
 _FAST = _template(
-    "SELECT _seq, _line, TRUE AS ok, json_type(line) AS root, _detail AS detail, "
-    "json_type(line, _paths) AS t, json_extract_string(line, _paths) AS v FROM _chunk"
+    "SELECT _seq, _line, TRUE AS ok, _detail AS detail, "
+    "json_type(line, _type_paths) AS t, json_extract_string(line, _paths) AS v FROM _chunk"
 )
 _CHECKED = _template(
-    "SELECT _seq, _line, coalesce(json_valid(line), FALSE) AS ok, "
-    "CASE WHEN json_valid(line) THEN json_type(line) END AS root, _detail AS detail, "
-    "CASE WHEN json_valid(line) THEN json_type(line, _paths) END AS t, "
+    "SELECT _seq, _line, coalesce(json_valid(line), FALSE) AS ok, _detail AS detail, "
+    "CASE WHEN json_valid(line) THEN json_type(line, _type_paths) END AS t, "
     "CASE WHEN json_valid(line) THEN json_extract_string(line, _paths) END AS v FROM _chunk"
 )
 
@@ -106,12 +114,12 @@ def extract_lines(chunk: LineChunk, first_seq: int) -> RawMessages:
         "_seq": result.column("_seq"),
         "_line": result.column("_line"),
         "ok": result.column("ok"),
-        "root": result.column("root"),
+        "root": pc.list_element(result.column("t"), 0),
         "detail": result.column("detail").cast(pa.string()),
     }
     types, values = result.column("t"), result.column("v")
     for k, (name, _) in enumerate(FIELDS):
-        columns[f"t:{name}"] = pc.list_element(types, k)
+        columns[f"t:{name}"] = pc.list_element(types, k + 1)
         columns[f"v:{name}"] = pc.list_element(values, k)
     return RawMessages(pa.table(columns), _Lines(chunk.lines))
 

@@ -1,24 +1,30 @@
 """Health and churn on the demo company (impactlens.demo), imported through the real importer.
 
 The demo's paying accounts churn by a planted monthly hazard (truth.json -> churn):
-logit h = -3.8 + 4.0 usage decline + 0.5 log(1 + tickets last month) + 0.9 detractor
-- 0.25 log(seats); trials that do not convert expire (not churn of a paying customer).
+logit h = -4.0 + 5.0 usage decline + 0.8 log(1 + tickets per 10 seats last month)
++ 1.8 detractor - 0.4 log(seats), where the usage decline is the fall of the account's
+log activity from mid-month m-2 to m-1 and accounts disengage in runs of two or three
+months (usage halving each month); trials that do not convert expire (not churn of a
+paying customer).
 
-- `tiny` (24 accounts): one paying account churns, so the model must refuse to train
-  and the account list must rank by health alone.
-- `small` (300 accounts, six months, marked slow): 27 paying accounts churn, so only
-  two back-test folds (17 and 9 churned test accounts) can be scored. Measured (seed 7,
-  two versions of the demo): model AUC 0.59-0.60 (logistic), 0.58-0.65 (boosting),
-  health score 0.58-0.64 on the same folds, shuffled labels 0.47-0.53. The planted
-  signal is mild and the history short, so the floors only say "not worse than
-  chance"; the model's recovery of a planted churn process is tested on a world with
-  a year of history in test_churn_model.py.
+- `tiny` (24 accounts): too few paying accounts churn, so the model must refuse to
+  train and the account list must rank by health alone.
+- `small` (300 accounts, six months, marked slow): 47 paying accounts churn by the
+  hazard (36 inside the snapshots' labels), two back-test folds. Measured (seeds 7, 8,
+  9): model AUC 0.67 / 0.49 / 0.63, health score 0.70 / 0.67 / 0.69 on the same
+  folds, shuffled labels 0.49 / 0.53 / 0.52; seeds 10-12 gave 0.67, 0.66, 0.79. Two
+  folds of 10-20 churned test accounts make the model's AUC swing with the seed (the
+  health score, which is not trained, swings less); the floors below are seed 7's
+  figures minus a margin, and another seed can sit below them.
 """
 
 from __future__ import annotations
 
 import json
+import re
+from datetime import date
 
+import numpy as np
 import pytest
 
 from impactlens.service.accounts import (
@@ -28,6 +34,9 @@ from impactlens.service.accounts import (
     fit_churn_model,
     release_feedback,
 )
+from impactlens.service.accounts.panel import build_panel, week_of
+
+DEMO_AUC_FLOOR = 0.57  # seed 7 gives 0.67; see the module doc
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +54,11 @@ def test_tiny_demo_is_too_small_for_a_churn_model(tiny):
     book = build_account_book(wh)
     hazard = truth["churn"]["by_reason"].get("hazard", 0)
     assert book.churn.status == "insufficient_data"
-    assert f"only {hazard} churned account(s)" in book.churn.message
+    # the model counts the churns its snapshots can label: not those before the first
+    # snapshot (June) nor those too late to have 30 days of label after a snapshot
+    seen = re.search(r"only (\d+) churned account\(s\)", book.churn.message)
+    assert seen and 0 < int(seen.group(1)) <= hazard
+    assert book.churn.n_churned_accounts == int(seen.group(1)) < book.churn.min_churned
     assert "ranking by health score" in book.churn.message
     listing = book.listing()
     # every current account is scored and ranked by health; no churn probability
@@ -75,9 +88,66 @@ def test_small_demo_churn_backtest(small):
     assert result.n_churned_accounts <= truth["churn"]["by_reason"]["hazard"]
     bt = result.backtest
     assert sum(f.skipped is None for f in bt.folds) >= 2
-    assert bt.auc_mean >= 0.5 and bt.health_auc_mean >= 0.5
+    assert bt.auc_mean >= DEMO_AUC_FLOOR and bt.auc_pooled >= DEMO_AUC_FLOOR - 0.05
+    assert bt.health_auc_mean >= 0.6
     assert abs(bt.null_auc_mean - 0.5) <= 0.15
     assert sum(b.n for b in bt.calibration) == sum(f.n_test for f in bt.folds if not f.skipped)
+
+
+@pytest.mark.slow
+def test_small_demo_churners_disengage_before_they_leave(small):
+    # The planted decline reaches the events: over the 4 weeks before its churn week an
+    # account that churned by the hazard used the product less than in the 4 weeks
+    # before that, while the accounts that stayed held steady at the same weeks.
+    # Measured: churners' median log change -0.16 (seeds 8, 9: -0.15, -0.46) against
+    # +0.05 (+0.06, +0.06) for the others; with the demo before issue #6: -0.00 against
+    # +0.06.
+    wh, truth = small
+    panel = build_panel(wh)
+    cum = np.c_[np.zeros(panel.n_accounts), np.cumsum(panel.events, axis=1)]
+
+    def trend(rows: np.ndarray, col: int) -> np.ndarray:
+        recent, prior = cum[rows, col] - cum[rows, col - 4], cum[rows, col - 4] - cum[rows, col - 8]
+        return np.log((1 + recent) / (1 + prior))
+
+    churners, others = [], []
+    for row in truth["churn"]["churned_accounts"]:
+        i = panel.index_of(row["account_id"])
+        col = week_of(date.fromisoformat(row["churned_at"][:10])) - panel.first_week
+        if (
+            row["reason"] != "hazard"
+            or col < 8
+            or panel.created_week[i] > panel.first_week + col - 8
+        ):
+            continue
+        churners.append(trend(np.array([i]), col)[0])
+        stayed = panel.alive[:, col] & np.isnat(panel.churn_day)
+        stayed &= panel.created_week <= panel.first_week + col - 8
+        others.append(float(np.median(trend(np.flatnonzero(stayed), col))))
+    assert len(churners) >= 20
+    assert np.median(churners) < np.median(others) - 0.15
+    assert np.mean(np.array(churners) < np.array(others)) >= 0.6
+
+
+@pytest.mark.slow
+def test_small_demo_model_finds_the_planted_drivers(small):
+    # Standardized coefficients of the model over the whole demo: the planted usage
+    # decline (its 4-week trend, and the low usage level a decline leaves) and tickets
+    # (+) or detractor NPS (-) are among the 8 strongest of the 15, with the planted
+    # signs (the convention of the planted-world test, test_churn_model.py). Measured
+    # (seed 7): tickets over 12 weeks +0.71 (2nd), events level -0.33 (6th), usage trend
+    # -0.31 (8th), NPS -0.17 (11th); seed 8: usage trend 7th, tickets 4th, NPS 5th;
+    # seed 9: usage trend 8th but neither tickets nor NPS in the 8. With the demo
+    # before issue #6 the usage trend and NPS had the wrong sign (+0.26, +0.34).
+    wh, _ = small
+    result = fit_churn_model(wh)
+    weights = {w.feature: w.weight for w in result.weights}
+    top = [w.feature for w in result.weights[:8]]
+    assert weights["usage_trend"] < 0 and "usage_trend" in top
+    assert weights["events_log"] < 0 and "events_log" in top
+    assert weights["nps_mean"] < 0
+    tickets_up = any(f in top and weights[f] > 0 for f in ("tickets_log", "tickets_12w_log"))
+    assert tickets_up or "nps_mean" in top
 
 
 @pytest.mark.slow

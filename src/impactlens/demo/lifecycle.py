@@ -1,11 +1,22 @@
 """Account lifecycles month by month: usage trend, tickets, seats, MRR and churn.
 
+Usage is a random walk in log space by month: small ups and downs for every
+account and, now and then, a disengagement: two or three months in which the
+account's usage halves every month (``DISENGAGEMENT``), as customers about to
+leave stop using the product over the months before they go. A walk, not noise
+around a fixed trend, so a month's decline is not undone the next month: what the
+churn features see in the last weeks before a snapshot still holds over the
+months its label covers.
+
 Churn follows a known monthly hazard (the coefficients are in ``CHURN_MODEL`` and
-in truth.json): it rises with the previous month's usage decline, with the
-previous month's support tickets, for detractor accounts, and falls with size.
-Tickets are drawn here, per account and day, from the *expected* errors and
-sessions, because churn must be known before events are drawn (churned
-accounts stop producing events) and churn depends on tickets.
+in truth.json): it rises with the decline of the account's activity over the
+previous month (its users present x their usage, so a champion who leaves counts
+as much as a team that logs in less), with the previous month's support tickets
+per seat, for detractor accounts, and falls with size. Tickets are drawn here,
+per account and day, from the *expected* errors and sessions, because churn must
+be known before events are drawn (churned accounts stop producing events) and
+churn depends on tickets. Seats (and MRR) follow usage two months late: customers
+resize their plan after their usage has moved.
 """
 
 from __future__ import annotations
@@ -29,14 +40,37 @@ TICKETS_PER_EXPORT_ERROR = 0.03
 TICKETS_PER_BULK_ERROR = 0.03
 
 CHURN_MODEL = {
-    "intercept": -3.8,
-    "usage_decline": 4.0,  # per unit of log usage lost from month m-2 to m-1
-    "log1p_tickets_prev_month": 0.5,
-    "detractor": 0.9,  # account's latent NPS below 6.5
-    "log_seats": -0.25,
+    "intercept": -4.0,
+    "usage_decline": 5.0,  # per unit of log activity lost from mid-month m-2 to m-1
+    "log1p_tickets_per_10_seats": 0.8,  # tickets of month m-1 per 10 seats (at least 10)
+    "detractor": 1.8,  # account's latent NPS below 6.5
+    "log_seats": -0.4,
 }
 DETRACTOR_BELOW = 6.5
-USAGE_SLOPE_SD, USAGE_NOISE_SD = 0.08, 0.1
+SEAT_LAG_MONTHS = 2
+USAGE_STEP_SD = 0.06  # month-to-month change of log usage outside a disengagement
+
+
+@dataclass(frozen=True)
+class Disengagement:
+    """How accounts disengage: runs of months in which their usage falls steeply.
+
+    Each month an account starts a run with probability ``start`` (less for large
+    accounts, see ``latent_usage``); for ``months`` (uniform in the range) its log
+    usage then falls by ``decline`` a month (0.7: usage halves) instead of its drift.
+    The others drift up by ``drift`` a month, which keeps the usage per account about
+    flat (drift ~ decline x the ~8% of accounts disengaging).
+    """
+
+    start: float = 0.035
+    months: tuple[int, int] = (2, 3)
+    decline: float = 0.7
+    drift: float = 0.05
+
+
+DISENGAGEMENT = Disengagement()
+USAGE_BURN_IN = 6  # months of the walk before the period (see latent_usage)
+SETTLED_SEATS = 20  # above this size a whole account disengages less often
 
 
 @dataclass(frozen=True, eq=False)
@@ -76,8 +110,7 @@ def simulate_lifecycle(accounts: Accounts, users: Users, period: Period, seed: i
 
     # Latent log-usage at month mid-points, index 0 = the month before the period.
     n_m = len(months)
-    slope = rng.normal(0, USAGE_SLOPE_SD, n)
-    log_u = slope[:, None] * np.arange(n_m + 1) + rng.normal(0, USAGE_NOISE_SD, (n, n_m + 1))
+    log_u = latent_usage(rng, accounts.seats, n_m)
     mid = np.r_[month_ms[0] - 15 * DAY_MS, (month_ms[:-1] + month_ms[1:]) // 2]
     day_mid = day_start + DAY_MS // 2
     usage = np.exp(np.stack([np.interp(day_mid, mid, row) for row in log_u])).astype(np.float32)
@@ -91,7 +124,14 @@ def simulate_lifecycle(accounts: Accounts, users: Users, period: Period, seed: i
         np.add.at(grid, (users.account, first), weight)
         np.add.at(grid, (users.account, last), -weight)
     level = accounts.engagement[:, None] * period.weekday_factor()[None, :] * usage
-    sessions = np.cumsum(cap, axis=1)[:, :days] * level
+    team = np.cumsum(cap, axis=1)[:, :days]  # sessions a day of the users present, at usage 1
+    sessions = team * level
+    # The account's log activity at month mid-points: its team (users join and leave)
+    # plus its latent usage. Its month-to-month decline is what the hazard reads: a
+    # champion who leaves is lost usage as much as a team that logs in less.
+    mid_day = np.clip((mid - period.start_ms) // DAY_MS, 0, days - 1)
+    with np.errstate(divide="ignore"):
+        activity = np.log(team[:, mid_day]) + log_u
     exports = np.cumsum(cap_e, axis=1)[:, :days] * level * accounts.error_factor[:, None]
 
     improved = ~(accounts.holdout[:, None] & (day_mid[None, :] >= timeline.holdout_start))
@@ -128,17 +168,23 @@ def simulate_lifecycle(accounts: Accounts, users: Users, period: Period, seed: i
     churn[expired], reason[expired] = trial_end[expired], "trial_expired"
 
     detractor = accounts.nps_mean < DETRACTOR_BELOW
+    # Tickets per 10 seats (at least 10): three tickets are a crisis at a five-seat
+    # customer and a quiet month at a 300-seat one.
+    ticket_rate = 10 * monthly_tickets / np.maximum(accounts.seats, 10)[:, None]
     m = CHURN_MODEL
     rows = 0
     for k in range(1, n_m):
         paying = (np.where(accounts.trial, conversion, accounts.created_ms) < month_ms[k]) & (
             churn == NEVER
         )
-        decline = log_u[:, k - 1] - log_u[:, k]  # log_u index k is calendar month k-1
+        # index k is calendar month k-1; no decline before the account had users
+        with np.errstate(invalid="ignore"):
+            decline = activity[:, k - 1] - activity[:, k]
+        decline = np.where(np.isfinite(decline), decline, 0.0)
         logit = (
             m["intercept"]
             + m["usage_decline"] * decline
-            + m["log1p_tickets_prev_month"] * np.log1p(monthly_tickets[:, k - 1])
+            + m["log1p_tickets_per_10_seats"] * np.log1p(ticket_rate[:, k - 1])
             + m["detractor"] * detractor
             + m["log_seats"] * np.log(accounts.seats)
         )
@@ -166,6 +212,30 @@ def simulate_lifecycle(accounts: Accounts, users: Users, period: Period, seed: i
     )
 
 
+def latent_usage(rng: np.random.Generator, seats: np.ndarray, n_months: int) -> np.ndarray:
+    """(accounts, n_months + 1) log usage at month mid-points: a walk with disengagement runs.
+
+    Index 0 is the month before the period, where every account's log usage is 0.
+    The walk starts ``USAGE_BURN_IN`` months earlier, so the period opens with as
+    many accounts already in a disengagement as at any later month. A large account
+    is many teams: it disengages as a whole less often (the chance of a run falls as
+    sqrt(``SETTLED_SEATS`` / seats) above that size).
+    """
+    d, n = DISENGAGEMENT, len(seats)
+    total = n_months + USAGE_BURN_IN
+    steps = rng.normal(d.drift, USAGE_STEP_SD, (n, total))
+    start = d.start * np.minimum(1.0, np.sqrt(SETTLED_SEATS / seats))
+    starts = rng.random((n, total)) < start[:, None]
+    lengths = rng.integers(d.months[0], d.months[1] + 1, (n, total))
+    left = np.zeros(n, dtype=np.int64)
+    for j in range(total):
+        left = np.where((left == 0) & starts[:, j], lengths[:, j], left)
+        steps[:, j] = np.where(left > 0, steps[:, j] - d.drift - d.decline, steps[:, j])
+        left = np.maximum(left - 1, 0)
+    walk = np.cumsum(steps[:, USAGE_BURN_IN:], axis=1)
+    return np.c_[np.zeros(n), walk]
+
+
 def _billing(
     accounts: Accounts,
     months: list[date],
@@ -174,10 +244,15 @@ def _billing(
     conversion: np.ndarray,
     churn: np.ndarray,
 ) -> tuple:
-    """Seats follow the usage trend (expansion/contraction); MRR = seats x price."""
+    """Seats follow the usage trend with a lag (expansion/contraction); MRR = seats x price.
+
+    Customers resize their plan after their usage has moved, not while it moves:
+    seats of month m follow the usage of month m - ``SEAT_LAG_MONTHS``.
+    """
     n, n_m = accounts.n, len(months)
+    lagged = log_u[:, np.clip(np.arange(n_m) + 1 - SEAT_LAG_MONTHS, 0, None)]
     seats = np.maximum(
-        1, np.round(accounts.seats[:, None] * np.exp(0.5 * (log_u[:, 1:] - log_u[:, [1]])))
+        1, np.round(accounts.seats[:, None] * np.exp(0.5 * (lagged - lagged[:, [0]])))
     )
     discount = np.where(accounts.seats > 200, 0.8, 1.0)
     mrr = np.round(seats * PRICE_PER_SEAT[accounts.plan][:, None] * discount[:, None], 2)

@@ -8,6 +8,7 @@ both the truth and the sampling noise around it.
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from statistics import NormalDist
 
 import numpy as np
@@ -18,7 +19,14 @@ from impactlens.demo.backlog import BACKLOG, REACH_EVENT
 from impactlens.demo.company import TRIAL_CONVERSION, TRIAL_DAYS
 from impactlens.demo.delivery import PLANTED, Delivery, dora_figures
 from impactlens.demo.experiment_truth import experiment_truth
-from impactlens.demo.lifecycle import CHURN_MODEL, DETRACTOR_BELOW, NEVER, TICKET_TAGS
+from impactlens.demo.lifecycle import (
+    CHURN_MODEL,
+    DETRACTOR_BELOW,
+    DISENGAGEMENT,
+    NEVER,
+    TICKET_TAGS,
+    USAGE_STEP_SD,
+)
 from impactlens.demo.profile import DAY_MS, WEEKDAY_FACTOR, iso_one
 from impactlens.demo.surveys import ANSWER_RATE, IN_APP_SHARE, SCORE_MODEL, SURVEYS, SurveyAnswers
 from impactlens.demo.tally import Tally
@@ -183,10 +191,24 @@ def _churn(world: World) -> dict:
         "model": "monthly hazard, logit h = intercept + sum(coef x feature)",
         "coefficients": CHURN_MODEL,
         "features": {
-            "usage_decline": "latent log usage of month m-2 minus month m-1 (events per active user follow it)",
-            "log1p_tickets_prev_month": "log(1 + tickets the account filed in month m-1), tickets.csv",
+            "usage_decline": (
+                "log expected activity (users present x their session rates x the latent usage)"
+                " at mid-month m-2 minus mid-month m-1; the account's events follow it"
+            ),
+            "log1p_tickets_per_10_seats": (
+                "log(1 + 10 x tickets the account filed in month m-1 / max(seats, 10)),"
+                " tickets.csv and accounts.csv seats"
+            ),
             "detractor": f"account's latent NPS mean below {DETRACTOR_BELOW} (its NPS answers are low)",
             "log_seats": "log of the account's seats (accounts.csv seats)",
+        },
+        "disengagement": {
+            **asdict(DISENGAGEMENT),
+            "step_sd": USAGE_STEP_SD,
+            "note": (
+                "log usage is a monthly walk: each month an account starts, with probability"
+                " start, a run of `months` months in which it falls by `decline` a month"
+            ),
         },
         "trial": {
             "days": TRIAL_DAYS,

@@ -80,7 +80,13 @@ class FeatureReader:
     def at(self, col: int, accounts: np.ndarray, day: date) -> np.ndarray:
         p, k, c = self.panel, self.k, self.cum
         recent = _window(c["events"], col, k)
-        prior = _window(c["events"], col - k, k) if col - k >= 0 else np.full(p.n_accounts, np.nan)
+        # The trend compares two whole windows of an account that existed through both
+        # (as the health score's usage trend): a window cut by the start of the data or
+        # by the account's signup reads as growth that never happened.
+        prior = np.full(p.n_accounts, np.nan)
+        if col - 2 * k + 1 >= 0:
+            existed = p.created_week <= p.first_week + col - 2 * k + 1
+            prior = np.where(existed, _window(c["events"], col - k, k), np.nan)
         with np.errstate(divide="ignore", invalid="ignore"):
             share = _window(c["active_users"], col, k) / k / p.seats[:, col]
             nps_n = _window(c["nps_n"], col, SURVEY_WEEKS)

@@ -11,7 +11,7 @@ paying customer).
   train and the account list must rank by health alone.
 - `small` (300 accounts, six months, marked slow): 47 paying accounts churn by the
   hazard (36 inside the snapshots' labels), two back-test folds. Measured (seeds 7, 8,
-  9): model AUC 0.67 / 0.49 / 0.63, health score 0.70 / 0.67 / 0.69 on the same
+  9): model AUC 0.67 / 0.49 / 0.63, health score 0.69 / 0.67 / 0.69 on the same
   folds, shuffled labels 0.49 / 0.53 / 0.52; seeds 10-12 gave 0.67, 0.66, 0.79. Two
   folds of 10-20 churned test accounts make the model's AUC swing with the seed (the
   health score, which is not trained, swings less); the floors below are seed 7's

@@ -9,6 +9,8 @@ Measured on this world (seed 1, 114 churned accounts, 7 folds): back-test AUC 0.
 
 from __future__ import annotations
 
+from datetime import date
+
 import numpy as np
 import pytest
 
@@ -20,6 +22,8 @@ from impactlens.service.accounts import (
     fit_churn_model,
     score_accounts,
 )
+from impactlens.service.accounts.churn_features import FEATURE_NAMES, FeatureReader
+from impactlens.service.accounts.panel import build_panel
 from impactlens.service.accounts.synthetic import PLANTED, make_world
 from impactlens.warehouse import Warehouse
 
@@ -192,3 +196,24 @@ def test_scores_are_deterministic(world, logistic):
     p1 = np.array([r.probability for r in logistic.risks])
     p2 = np.array([r.probability for r in again.risks])
     assert np.allclose(p1, p2)
+
+
+def test_usage_trend_needs_two_whole_windows(world):
+    # The trend compares the last k weeks with the k before: n/a until 2k weeks of data
+    # exist and for an account created inside them (before issue #6 a new account's
+    # first weeks read as growth of up to e^6 and early snapshots compared 4 weeks with 2).
+    panel = build_panel(world[0])
+    reader = FeatureReader(panel, 4)
+    trend = FEATURE_NAMES.index("usage_trend")
+    everyone = np.arange(panel.n_accounts)
+    early = reader.at(6, everyone, date(2025, 3, 1))[:, trend]
+    assert np.isnan(early).all()
+    col = 30
+    late = reader.at(col, everyone, date(2025, 8, 4))[:, trend]
+    young = panel.created_week > panel.first_week + col - 7
+    assert young.any() and (~young).any()
+    assert np.isnan(late[young]).all() and np.isfinite(late[~young]).all()
+    # the older accounts' trend is the log ratio of their two 4-week event sums
+    e = panel.events[~young]
+    recent, prior = e[:, col - 3 : col + 1].sum(axis=1), e[:, col - 7 : col - 3].sum(axis=1)
+    assert np.allclose(late[~young], np.log((1 + recent) / (1 + prior)))

@@ -102,8 +102,16 @@ def test_segments_rotate_and_are_read_in_order(tmp_path: Path) -> None:
         spool.append(b"".join(_line(i) for i in range(start, start + 100))).result(timeout=10)
     assert len(list_segments(tmp_path)) > 1
     assert [orjson.loads(x)["n"] for x in _read_all(spool)] == list(range(3000))
+    sizes = {n: (tmp_path / segment_name(n)).stat().st_size for n in list_segments(tmp_path)}
+    second = SpoolPosition(2, 100)
+    assert spool.pending_bytes(SpoolPosition(1, 0)) == sum(sizes.values())
+    assert spool.pending_bytes(second) == sum(v for n, v in sizes.items() if n >= 2) - 100
+    spool.close()
+    spool = Spool(tmp_path, segment_bytes=64 * 1024)  # reopened: closed sizes from the files
+    assert spool.pending_bytes(second) == sum(v for n, v in sizes.items() if n >= 2) - 100
     spool.remove_before(spool.durable().segment)
     assert list_segments(tmp_path) == [spool.durable().segment]
+    assert spool.pending_bytes(SpoolPosition(1, 0)) == spool.durable().offset
     spool.close()
 
 

@@ -98,8 +98,9 @@ class Spool:
         if not path.exists():
             path.touch()
             _fsync_dir(directory)
-        for number in segments[:-1]:  # closed segments: only a torn tail could be wrong
-            _cut_torn_tail(directory / segment_name(number))
+        # Closed segments: only a torn tail could be wrong. Their sizes are kept so the
+        # backlog (asked on every ingest request) is counted without touching the disk.
+        self._closed = {n: _cut_torn_tail(directory / segment_name(n)) for n in segments[:-1]}
         self._offset = _cut_torn_tail(path)
         self._file = path.open("ab")
         self._durable = SpoolPosition(self._segment, self._offset)
@@ -179,11 +180,13 @@ class Spool:
     def _rotate(self) -> None:
         """Close the current segment and start the next; the old one is complete."""
         self._file.close()
+        closed = self._segment
         self._segment += 1
         self._offset = 0
         self._file = (self.directory / segment_name(self._segment)).open("ab")
         _fsync_dir(self.directory)
         with self._changed:
+            self._closed[closed] = os.path.getsize(self.directory / segment_name(closed))
             self._durable = SpoolPosition(self._segment, 0)
             self._changed.notify_all()
 
@@ -235,23 +238,22 @@ class Spool:
 
     def pending_bytes(self, since: SpoolPosition) -> int:
         """Bytes durable in the log after ``since`` (what the loader still has to load)."""
-        durable = self.durable()
-        if since.segment == durable.segment:
-            return max(0, durable.offset - since.offset)
-        total = 0
-        for number in list_segments(self.directory):
-            if number < since.segment or number > durable.segment:
-                continue
-            size = (self.directory / segment_name(number)).stat().st_size
-            if number == since.segment:
-                size -= since.offset
-            elif number == durable.segment:
-                size = durable.offset
-            total += max(0, size)
-        return total
+        with self._changed:
+            durable = self._durable
+            if since.segment == durable.segment:
+                return max(0, durable.offset - since.offset)
+            total = durable.offset
+            for number, size in self._closed.items():
+                if number == since.segment:
+                    total += max(0, size - since.offset)
+                elif since.segment < number < durable.segment:
+                    total += size
+            return total
 
     def remove_before(self, segment: int) -> None:
         """Delete closed segments older than ``segment`` (already loaded)."""
         for number in list_segments(self.directory):
             if number < segment:
                 (self.directory / segment_name(number)).unlink(missing_ok=True)
+                with self._changed:
+                    self._closed.pop(number, None)

@@ -188,7 +188,7 @@ def _load(warehouse: Warehouse, task: FileTask, reserved: ReservedEvents, stamp:
         )
     with EventLoad(warehouse, reserved, stamp) as load:
         if task.form == "ndjson":
-            for raw in _ahead(_extract_jobs(iter_line_chunks(task, tick)), workers=1):
+            for raw in _ahead(_extract_jobs(iter_line_chunks(task, tick)), workers=2):
                 load.add_messages(raw)
         elif task.form == "json":
             entries = load_json_entries(task)

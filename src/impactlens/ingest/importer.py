@@ -237,7 +237,8 @@ def _ahead(jobs: Iterator[Callable[[], T]], *, workers: int) -> Iterator[T]:
     The caller stages batch k while batches k+1.. are extracted or checked:
     DuckDB and Arrow release the GIL, so reading, checking and staging overlap
     on two cores. Reading (and progress, and Ctrl-C) stays on the caller's
-    thread. At most ``workers + 1`` batches are in memory at a time.
+    thread. At most ``workers + 2`` batches are in memory at a time (one being
+    staged, the rest queued or being checked).
     """
     prefix = "impactlens-check"
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=prefix) as pool:

@@ -254,3 +254,43 @@ def test_reach_counts_what_a_brute_force_count_does(world, accounts, exclude) ->
     active -= set(exclude)
     # The latest month's MRR of each active account (March: 100 × (i + 1) + 50), × 12.
     assert arr == pytest.approx(12 * sum(100.0 * (ACCOUNTS.index(a) + 1) + 50.0 for a in active))
+
+
+HELD = ACCOUNTS[20:35]  # active to the end, outside the pilot audience
+
+
+@pytest.fixture(scope="module")
+def holdout_world(tmp_path_factory):
+    """The same company with fifteen accounts held out (``holdout: true``)."""
+    workspace = init_workspace(tmp_path_factory.mktemp("holdout"))
+    workspace.metrics_path.write_text(METRICS)
+    events = _events()
+    wh = workspace.connect()
+    try:
+        _fill(wh, events)
+        attributes = [json.dumps({"holdout": a in HELD}) for a in ACCOUNTS]
+        wh.write(
+            "accounts",
+            pa.table({"account_id": list(ACCOUNTS), "name": list(ACCOUNTS),
+                      "plan": ["pro"] * 40, "attributes": attributes}),
+        )  # fmt: skip
+    finally:
+        wh.close()
+    wh = workspace.connect(read_only=True)
+    yield workspace, wh
+    wh.close()
+
+
+def test_the_holdout_is_compared_with_other_accounts_not_visitors(holdout_world) -> None:
+    """Errors per session are 10% for every user before and after; the visitors who
+    arrive after the ship day (no account, no errors) must not read as the releases
+    having cut the error rate of everyone outside the holdout."""
+    from impactlens.service.holdout import holdout_impact
+
+    workspace, wh = holdout_world
+    assert data.holdout_accounts(wh) == sorted(HELD)
+    (impact,) = holdout_impact(wh, workspace, ["error_rate"])
+    assert impact.error is None
+    # 15 held accounts x 2 users; the other 20 accounts active to the end x 2 users.
+    assert (impact.n_holdout, impact.n_rest) == (30, 40)
+    assert impact.lower <= 0 <= impact.upper, (impact.relative, impact.lower, impact.upper)

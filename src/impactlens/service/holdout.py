@@ -2,7 +2,8 @@
 
 A holdout is a set of accounts kept on the old experience (``holdout: true``
 in accounts). The cumulative impact of all releases on a metric is the
-difference-in-differences of non-holdout vs holdout actors between a baseline
+difference-in-differences of non-holdout vs holdout actors (actors with an
+account; anonymous visitors are in neither group) between a baseline
 window before the first release and the latest window of data:
 
     effect = (rest_now - rest_before) - (holdout_now - holdout_before)
@@ -78,10 +79,14 @@ def holdout_impact(
     held = data.account_actors(warehouse, tuple(holdout), windows.pre_start, windows.post_end)
     out = []
     for name in metrics:
-        # "exposed" is everyone but the holdout: compute the panels with the holdout as the flip side.
+        # "exposed" is everyone but the holdout: compute the panels with the holdout as the
+        # flip side. Only actors with an account can be in either group: anonymous visitors
+        # (no account, so never held out) have a metric mix of their own, and their share
+        # of the rest moving between the windows would read as an effect of the releases.
         pair = data.actor_panels(
-            warehouse, catalog, name, windows, exposed=held, timezone=workspace.config.timezone
-        )
+            warehouse, catalog, name, windows, exposed=held,
+            timezone=workspace.config.timezone, require_account=True,
+        )  # fmt: skip
         result = estimate_did(pair.unexposed, pair.exposed)
         out.append(
             HoldoutImpact(

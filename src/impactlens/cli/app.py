@@ -78,7 +78,9 @@ def run(argv: list[str] | None = None) -> int:
         err_console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         return exc.exit_code
     except ImpactlensError as exc:
-        err_console.print(f"[red]internal error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        err_console.print(
+            f"[red]internal error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True
+        )
         return 1
     return 0
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from impactlens.cli.app import JsonOption, WorkspaceOption, app, console, open_workspace, print_json
@@ -31,7 +31,7 @@ def progress_bar(enabled: bool = True):
         TimeElapsedColumn(),
     )
     with Progress(*columns, console=console.__class__(stderr=True), transient=True) as bar:
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def update(description: str, done: int, total: int | None) -> None:
             key = description.split(":")[0]
@@ -79,6 +79,9 @@ def import_command(
 
     if on_error not in (None, "skip", "fail"):
         raise typer.BadParameter("--on-error must be skip or fail")
+    mode: Literal["skip", "fail"] | None = (
+        None if on_error is None else ("skip" if on_error == "skip" else "fail")
+    )
     ws = open_workspace(workspace)
     warehouse = ws.connect()
     started = time.perf_counter()
@@ -87,7 +90,7 @@ def import_command(
             report = import_path(
                 warehouse,
                 path,
-                on_error=on_error,
+                on_error=mode,
                 reserved=ws.config.reserved_events,
                 progress=progress,
             )

@@ -88,7 +88,7 @@ def _experiment(row: dict) -> Experiment:
         secondary_metrics=_json_list(row.get("secondary_metrics")),
         guardrails=_json_list(row.get("guardrails")),
         weights=tuple(float(w) for w in _json_list(row.get("weights"))),
-        unit=unit if unit in ("user", "account") else "user",
+        unit="account" if unit == "account" else "user",
     )
 
 

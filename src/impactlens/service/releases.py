@@ -29,7 +29,7 @@ from impactlens.metrics.spec import referenced_events
 from impactlens.service import release_data as data
 from impactlens.service.catalog import get_release, list_releases
 from impactlens.service.ledger import MetricSuggestion, confounded_groups, suggest_metrics
-from impactlens.stats.counterfactual import estimate_counterfactual
+from impactlens.stats.counterfactual import CounterfactualResult, estimate_counterfactual
 from impactlens.stats.did import estimate_did
 from impactlens.stats.impact_estimate import EffectEstimate
 from impactlens.stats.impact_verdict import GuardrailEstimate, decide_verdict, plain_statement
@@ -232,9 +232,16 @@ def _metric_impact(
         treated_filters=holdout_filter, control_filters=control_filter,
     )  # fmt: skip
     controls = None if daily.control is None else daily.control.reshape(-1, 1)
-    result = estimate_counterfactual(
+    forecast = estimate_counterfactual(
         daily.values, daily.post_start, controls=controls, trend=trend_for(daily.ratio)
     )
+    return _counterfactual_impact(metric_name, metric.label, role, daily, forecast)
+
+
+def _counterfactual_impact(
+    metric_name: str, label: str, role: str, daily: data.DailyValues, result: CounterfactualResult
+) -> MetricImpact:
+    """The counterfactual estimate as a metric impact, with its chart."""
     pad = (None,) * daily.post_start
     chart = ChartSeries(
         days=tuple(d.isoformat() for d in daily.days),
@@ -245,7 +252,7 @@ def _metric_impact(
         ship_index=daily.post_start,
     )
     return MetricImpact(
-        metric=metric_name, label=metric.label, role=role, method=result.method,
+        metric=metric_name, label=label, role=role, method=result.method,
         relative=result.relative, lower=result.relative_lower, upper=result.relative_upper,
         error=result.error, validity_problem=result.validity_problem,
         details={

@@ -99,6 +99,12 @@ def test_unknown_names_and_injection_attempts_are_user_errors(loaded) -> None:
     )
     backwards = {"from": "2026-01-10", "to": "2026-01-01"}
     assert get("/api/v1/metrics/reports", params=backwards, headers=headers).status_code == 400
+    # A NUL byte would end the literal early in DuckDB's parser (a 500 before): a user error.
+    for path in ("/api/v1/releases/a%00b", "/api/v1/accounts/a%00b", "/api/v1/metrics/a%00b"):
+        response = get(path, headers=headers)
+        assert response.status_code == 400 and "NUL" in response.json()["message"], path
+    response = get("/api/v1/metrics/reports", params={"segment": "pl\x00an"}, headers=headers)
+    assert response.status_code == 400
     # A declared segment works, and the data are untouched by the attempts above.
     response = get("/api/v1/metrics/reports", params={"segment": "plan"}, headers=headers)
     assert response.status_code == 200

@@ -62,6 +62,37 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+_NUL_BODY = (
+    b'{"success":false,"code":"bad_request",'
+    b'"message":"the URL contains a NUL character (%00), which no name or value may hold"}'
+)
+
+
+class RejectNul:
+    """Answer 400 to a URL holding a NUL character, before any route sees it.
+
+    Path and query values end up as literals in the queries Ibis compiles, and
+    DuckDB's parser ends a string literal at a NUL byte: without this check such
+    a value is a parser error (a 500) instead of the user's mistake it is.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and (
+            "\x00" in scope["path"] or b"%00" in scope.get("query_string", b"")
+        ):
+            await send({
+                "type": "http.response.start", "status": 400,
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(_NUL_BODY)).encode())],
+            })  # fmt: skip
+            await send({"type": "http.response.body", "body": _NUL_BODY})
+            return
+        await self.app(scope, receive, send)
+
+
 def _wants_html(request: Request) -> bool:
     path = request.url.path
     return not (path.startswith("/api/") or path.startswith("/v1/") or path == "/openapi.json")
@@ -192,6 +223,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
     async def healthz() -> Response:
         return HTMLResponse("ok", media_type="text/plain")
 
+    app.add_middleware(RejectNul)
     app.add_middleware(SecurityHeaders)
     return app
 

@@ -223,3 +223,22 @@ def test_per_message_checks_agree_with_the_batch_import(messages) -> None:
 
     expected = import_messages(shared_warehouse(), messages).rejected
     assert validate_messages(messages) == list(expected)
+
+
+def test_a_survey_kind_that_is_a_list_or_an_object_is_rejected_not_a_crash() -> None:
+    """Found by the property test above: ``properties.survey = []`` was a TypeError."""
+    from impactlens.ingest import validate_messages
+
+    messages = [
+        {"type": "track", "event": "Survey Responded", "userId": "u1", "messageId": f"s{i}",
+         "timestamp": "2026-01-05T10:00:00Z", "properties": {"survey": kind, "score": 9}}
+        for i, kind in enumerate(([], {"nps": 1}, "nps"))
+    ]  # fmt: skip
+    report = import_messages(shared_warehouse(), messages)
+    rejected = list(report.rejected)
+    assert [(p.index, p.field) for p in rejected] == [
+        (0, "properties.survey"),
+        (1, "properties.survey"),
+    ]
+    assert all("unknown survey kind" in p.reason for p in rejected)
+    assert validate_messages(messages) == rejected

@@ -26,9 +26,10 @@ def check_survey(
 ) -> list[tuple[str, str]]:
     """(field, reason) for each problem of one survey answer; empty when it is valid."""
     problems: list[tuple[str, str]] = []
+    known = isinstance(kind, str) and kind in SURVEY_RANGES  # a list or an object is no kind
     if kind is None or kind == "":
         problems.append((kind_field, f"missing {kind_field}"))
-    elif kind not in SURVEY_RANGES:
+    elif not known:
         problems.append(
             (kind_field, f"unknown survey kind {str(kind)!r} (expected nps, csat or ces)")
         )
@@ -40,7 +41,7 @@ def check_survey(
         problems.append((score_field, f"non-numeric {score_field} {str(score)!r}"))
     elif not number.is_integer():
         problems.append((score_field, f"{score_field} {number:g} is not a whole number"))
-    elif kind in SURVEY_RANGES:
+    elif known:
         low, high = SURVEY_RANGES[kind]
         if not low <= number <= high:
             problems.append(

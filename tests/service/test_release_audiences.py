@@ -90,12 +90,12 @@ def _events(seed: int = 11) -> list[dict]:
     return rows
 
 
-def _fill(wh, events: list[dict]) -> None:
+def _fill(wh, events: list[dict], held: tuple[str, ...] = ()) -> None:
     wh.write("events", pa.Table.from_pylist(events))
-    wh.write(
-        "accounts",
-        pa.table({"account_id": list(ACCOUNTS), "name": list(ACCOUNTS), "plan": ["pro"] * 40}),
-    )
+    accounts = {"account_id": list(ACCOUNTS), "name": list(ACCOUNTS), "plan": ["pro"] * 40}
+    if held:
+        accounts["attributes"] = [json.dumps({"holdout": a in held}) for a in ACCOUNTS]
+    wh.write("accounts", pa.table(accounts))
     users = sorted({e["user_id"] for e in events if e["user_id"]})
     wh.write("users", pa.table({"user_id": users, "account_id": [f"acc-{u[2:4]}" for u in users]}))
     revenue = [
@@ -122,17 +122,22 @@ def _fill(wh, events: list[dict]) -> None:
     )  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    workspace = init_workspace(tmp_path_factory.mktemp("audiences"))
+def _company(tmp_path_factory, name: str, held: tuple[str, ...] = ()):
+    """(workspace, read-only warehouse, events) of the company, ``held`` accounts held out."""
+    workspace = init_workspace(tmp_path_factory.mktemp(name))
     workspace.metrics_path.write_text(METRICS)
     events = _events()
     wh = workspace.connect()
     try:
-        _fill(wh, events)
+        _fill(wh, events, held)
     finally:
         wh.close()
-    wh = workspace.connect(read_only=True)
+    return workspace, workspace.connect(read_only=True), events
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    workspace, wh, events = _company(tmp_path_factory, "audiences")
     yield workspace, wh, events
     wh.close()
 
@@ -262,21 +267,7 @@ HELD = ACCOUNTS[20:35]  # active to the end, outside the pilot audience
 @pytest.fixture(scope="module")
 def holdout_world(tmp_path_factory):
     """The same company with fifteen accounts held out (``holdout: true``)."""
-    workspace = init_workspace(tmp_path_factory.mktemp("holdout"))
-    workspace.metrics_path.write_text(METRICS)
-    events = _events()
-    wh = workspace.connect()
-    try:
-        _fill(wh, events)
-        attributes = [json.dumps({"holdout": a in HELD}) for a in ACCOUNTS]
-        wh.write(
-            "accounts",
-            pa.table({"account_id": list(ACCOUNTS), "name": list(ACCOUNTS),
-                      "plan": ["pro"] * 40, "attributes": attributes}),
-        )  # fmt: skip
-    finally:
-        wh.close()
-    wh = workspace.connect(read_only=True)
+    workspace, wh, _ = _company(tmp_path_factory, "holdout", HELD)
     yield workspace, wh
     wh.close()
 

@@ -6,12 +6,15 @@ from datetime import datetime, timedelta
 
 import pyarrow as pa
 
-from impactlens.warehouse.rollups import (
-    ACTIVITY_TABLE,
-    activity_rollup_expr,
-    rebuild_rollups,
-    refresh_after_import,
-)
+from impactlens.warehouse.rollups import ACTIVITY_TABLE, rebuild_rollups, refresh_after_import
+
+
+def activity_rollup_expr(events):
+    """The reference: events of any name per (hour, actor, account), straight from raw events."""
+    rows = events.filter(events.timestamp.notnull())
+    return rows.group_by(
+        hour=rows.timestamp.truncate("h"), actor_id=rows.actor_id, account_id=rows.account_id
+    ).agg(n=rows.count())
 
 
 def _rows(table) -> list[tuple]:

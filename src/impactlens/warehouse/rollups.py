@@ -40,11 +40,7 @@ def hourly_rollup_expr(
     events: ir.Table, lo: datetime | None = None, hi: datetime | None = None
 ) -> ir.Table:
     """Events per (hour, event, actor, account) for events with lo <= timestamp < hi."""
-    rows = events.filter(events.timestamp.notnull())
-    if lo is not None:
-        rows = rows.filter(rows.timestamp >= ibis.literal(lo))
-    if hi is not None:
-        rows = rows.filter(rows.timestamp < ibis.literal(hi))
+    rows = _between(events.filter(events.timestamp.notnull()), "timestamp", lo, hi)
     return rows.group_by(
         hour=rows.timestamp.truncate("h"),
         event=rows.event,
@@ -53,35 +49,27 @@ def hourly_rollup_expr(
     ).agg(n=rows.count())
 
 
-def activity_rollup_expr(
-    events: ir.Table, lo: datetime | None = None, hi: datetime | None = None
-) -> ir.Table:
-    """Events of any name per (hour, actor, account) for events with lo <= timestamp < hi."""
-    rows = events.filter(events.timestamp.notnull())
-    if lo is not None:
-        rows = rows.filter(rows.timestamp >= ibis.literal(lo))
-    if hi is not None:
-        rows = rows.filter(rows.timestamp < ibis.literal(hi))
-    return rows.group_by(
-        hour=rows.timestamp.truncate("h"), actor_id=rows.actor_id, account_id=rows.account_id
-    ).agg(n=rows.count())
-
-
 def activity_from_hourly_expr(
     hourly: ir.Table, lo: datetime | None = None, hi: datetime | None = None
 ) -> ir.Table:
-    """``activity_rollup_expr`` computed from the (fresh) hourly rollup: the same rows.
+    """Events of any name per (hour, actor, account) for hours with lo <= hour < hi.
 
-    Summing the per-event rows of an (hour, actor, account) gives its events of
-    any name; reading the rollup instead of raw events is what an import pays
-    for this table (the hourly rollup is never larger than the events).
+    Summing the per-event rows of an (hour, actor, account) of the (fresh)
+    hourly rollup gives its events of any name, the same rows a group-by over
+    raw events gives; reading the rollup instead of raw events is what an import
+    pays for this table (the hourly rollup is never larger than the events).
     """
-    rows = hourly
-    if lo is not None:
-        rows = rows.filter(rows.hour >= ibis.literal(lo))
-    if hi is not None:
-        rows = rows.filter(rows.hour < ibis.literal(hi))
+    rows = _between(hourly, "hour", lo, hi)
     return rows.group_by("hour", "actor_id", "account_id").agg(n=rows.n.sum())
+
+
+def _between(rows: ir.Table, column: str, lo: datetime | None, hi: datetime | None) -> ir.Table:
+    """``rows`` with lo <= column < hi (either bound may be open)."""
+    if lo is not None:
+        rows = rows.filter(rows[column] >= ibis.literal(lo))
+    if hi is not None:
+        rows = rows.filter(rows[column] < ibis.literal(hi))
+    return rows
 
 
 def _build(warehouse: Any, lo: datetime | None, hi: datetime | None) -> list[tuple[str, Any]]:
@@ -92,7 +80,7 @@ def _build(warehouse: Any, lo: datetime | None, hi: datetime | None) -> list[tup
     ]
 
 
-ROLLUPS = ((ROLLUP_TABLE, hourly_rollup_expr), (ACTIVITY_TABLE, activity_rollup_expr))
+ROLLUPS = (ROLLUP_TABLE, ACTIVITY_TABLE)
 
 
 def _hour(value: datetime) -> datetime:
@@ -131,7 +119,7 @@ def rollup_is_fresh(warehouse: Any) -> bool:
     """True when each rollup holds exactly the events of the events table."""
     try:
         events = warehouse.table("events")
-        covered = [warehouse.table(t).n.sum().fill_null(0) for t, _ in ROLLUPS]
+        covered = [warehouse.table(t).n.sum().fill_null(0) for t in ROLLUPS]
     except Exception:  # an engine or warehouse without the rollup tables
         return False
     total = events.filter(events.timestamp.notnull()).count()

@@ -52,3 +52,15 @@ def test_help_lists_the_commands(capsys) -> None:
     out = capsys.readouterr().out
     for command in ("init", "import", "status", "demo"):
         assert command in out
+
+
+def test_import_reports_the_rollup_refresh_as_its_own_step(tmp_path, capsys) -> None:
+    run(["init", str(tmp_path)])
+    line = {"type": "track", "event": "Report Created", "userId": "u1", "messageId": "m1",
+            "timestamp": "2026-03-01T08:05:00Z"}  # fmt: skip
+    (tmp_path / "events.ndjson").write_text(json.dumps(line) + "\n")
+    capsys.readouterr()
+    assert run(["-w", str(tmp_path), "import", str(tmp_path / "events.ndjson")]) == 0
+    assert "then rollups refreshed in" in capsys.readouterr().out
+    assert run(["-w", str(tmp_path), "import", str(tmp_path / "events.ndjson"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["rollup_seconds"] is None  # nothing new

@@ -131,7 +131,14 @@ def render_import_report(report, elapsed: float) -> None:
             console.print(
                 f"  ... {len(f.rejections) - 20} more rejected rows in {f.file} (see --json)"
             )
-    console.print(f"done in {elapsed:.1f}s")
+    if report.rollup_seconds is None:
+        console.print(f"done in {elapsed:.1f}s")
+    else:
+        loaded = elapsed - report.rollup_seconds
+        console.print(
+            f"done in {elapsed:.1f}s: files {loaded:.1f}s, then rollups refreshed "
+            f"in {report.rollup_seconds:.1f}s"
+        )
 
 
 @app.command()

@@ -4,9 +4,11 @@ Checked batches are spooled to a temporary Parquet file as they are read, so
 memory stays flat whatever the file size (DuckDB reads the file back as a
 stream). ``finish`` then writes with a few set-based statements over it:
 events whose ``message_id`` is new (the first copy in the file wins), the
-exposures and survey answers they carry, and the derived tables
-(``refresh_after_import``). Reserved events are checked per batch, in Python,
-as they are staged.
+exposures and survey answers they carry, and the rollup hours they make stale:
+refreshed now (``refresh_after_import``), or with ``defer_rollups`` only
+marked pending in the same transaction for a later ``refresh_pending`` (the
+file importer does that once after all its files). Reserved events are checked
+per batch, in Python, as they are staged.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from impactlens.ingest.reserved import check_reserved
 from impactlens.ingest.segment import RawMessages
 from impactlens.ingest.traits import people_updates
 from impactlens.warehouse import Warehouse
-from impactlens.warehouse.rollups import refresh_after_import
+from impactlens.warehouse.rollups import mark_pending, refresh_after_import
 
 EXPOSURE_ROWS = pa.schema(
     [("_seq", pa.int64()), ("experiment_id", pa.string()), ("variation_id", pa.string())]
@@ -126,8 +128,16 @@ class EventLoad:
     Use it as a context manager: the staging folder is removed on the way out.
     """
 
-    def __init__(self, warehouse: Warehouse, reserved: ReservedEvents, stamp: datetime) -> None:
+    def __init__(
+        self,
+        warehouse: Warehouse,
+        reserved: ReservedEvents,
+        stamp: datetime,
+        *,
+        defer_rollups: bool = False,
+    ) -> None:
         self.wh = warehouse
+        self.defer_rollups = defer_rollups
         self.reserved = reserved
         self.stamp = stamp
         self.later = f"_il_later_{uuid.uuid4().hex[:12]}"
@@ -283,7 +293,8 @@ class EventLoad:
             if self.surveys:
                 self._run(_INSERT_SURVEYS, _rows=pa.concat_tables(self.surveys))
             if loaded and self.span:
-                refresh_after_import(self.wh, *self.span)
+                update = mark_pending if self.defer_rollups else refresh_after_import
+                update(self.wh, *self.span)
             self.wh.execute_statement(
                 sge.Drop(this=sge.to_table(self.later), kind="TABLE", exists=True)
             )

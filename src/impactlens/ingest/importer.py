@@ -7,6 +7,11 @@ that file behind, and files imported before it stay imported.
 ``on_error``: ``skip`` loads the valid rows and reports every rejected one;
 ``fail`` loads nothing of a file with any problem. ``None`` means the
 per-entity default: ``skip`` for events, ``fail`` for everything else.
+
+A file's transaction marks the rollup hours its events make stale; the
+rollups are refreshed once, after all files, in a transaction of their own,
+timed apart (``ImportReport.rollup_seconds``). Until then readers use raw
+events (docs/design/rollup-refresh.md).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import collections
 import functools
 import hashlib
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -47,7 +53,8 @@ from impactlens.ingest.sources import (
     read_csv_header,
 )
 from impactlens.warehouse import Warehouse
-from impactlens.warehouse.schema import IMPORTS_TABLE, META_TABLES
+from impactlens.warehouse.rollups import refresh_pending
+from impactlens.warehouse.schema import IMPORTS_TABLE, META_TABLES, PENDING_TABLE
 
 OnError = Literal["skip", "fail"]
 Progress = Callable[[str, int, int | None], None]
@@ -89,8 +96,12 @@ def import_path(
     on_error: OnError | None = None,
     reserved: ReservedEvents | None = None,
     progress: Progress | None = None,
+    refresh_rollups: bool = True,
 ) -> ImportReport:
     """Import ``path`` (a contract file or a folder) into ``warehouse``.
+
+    With ``refresh_rollups`` false the stale rollup hours stay marked pending
+    for a later ``refresh_pending`` (readers use raw events meanwhile).
 
     >>> report = import_path(wh, Path("data/"))  # doctest: +SKIP
     >>> report.ok, report.rows_loaded  # doctest: +SKIP
@@ -117,7 +128,12 @@ def import_path(
         reports.append(
             import_file(warehouse, task, on_error=on_error, reserved=reserved, progress=progress)
         )
-    return ImportReport(str(path), tuple(reports))
+    rollup_seconds = None
+    if refresh_rollups and warehouse.count(PENDING_TABLE):
+        started = time.perf_counter()
+        refresh_pending(warehouse)
+        rollup_seconds = time.perf_counter() - started
+    return ImportReport(str(path), tuple(reports), rollup_seconds)
 
 
 def import_file(
@@ -186,7 +202,7 @@ def _load(warehouse: Warehouse, task: FileTask, reserved: ReservedEvents, stamp:
         return load_reference(
             warehouse, task, stamp, stop_writing_on_problem=mode == "fail", tick=tick
         )
-    with EventLoad(warehouse, reserved, stamp) as load:
+    with EventLoad(warehouse, reserved, stamp, defer_rollups=True) as load:
         if task.form == "ndjson":
             for raw in _ahead(_extract_jobs(iter_line_chunks(task, tick)), workers=2):
                 load.add_messages(raw)

@@ -8,7 +8,8 @@ whose merged result equals the stored row is not written, which is what makes
 a re-import change nothing (``updated_at`` included).
 
 When a user gains an account, events stored earlier without an account for
-that user are back-filled (a keyed UPDATE against an Arrow mapping table).
+that user are back-filled (a keyed UPDATE against an Arrow mapping table), and
+the rollup hours of those events are marked pending in the same transaction.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import sqlglot.expressions as sge
 
 from impactlens.ingest.values import canonical_json
 from impactlens.warehouse import TABLES, Warehouse
+from impactlens.warehouse.schema import PENDING_TABLE
 
 BACKFILL_TABLES = ("events", "exposures", "surveys")
 
@@ -176,6 +178,15 @@ _BACKFILL = sg.parse_one(
 )
 
 
+# The hours of the events a back-fill is about to change: their rollup rows go stale.
+_STALE_HOURS = sg.parse_one(
+    "INSERT INTO _pending SELECT DISTINCT date_trunc('hour', t.timestamp), "
+    "date_trunc('hour', t.timestamp) + INTERVAL 1 HOUR FROM events AS t JOIN _map AS m "
+    "ON t.user_id = m.user_id WHERE t.account_id IS NULL AND t.timestamp IS NOT NULL",
+    read="duckdb",
+)
+
+
 def backfill_accounts(warehouse: Warehouse, links: Sequence[tuple[str, str]]) -> None:
     """Give stored rows of these users that have no account the user's account."""
     if not links:
@@ -187,6 +198,9 @@ def backfill_accounts(warehouse: Warehouse, links: Sequence[tuple[str, str]]) ->
         }
     )
     with warehouse.arrow_view(mapping) as view:
+        warehouse.execute_statement(
+            sge.replace_tables(_STALE_HOURS, {"_pending": PENDING_TABLE, "_map": view})
+        )
         for table in BACKFILL_TABLES:
             warehouse.execute_statement(
                 sge.replace_tables(_BACKFILL, {"_target": table, "_map": view})

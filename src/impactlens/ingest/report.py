@@ -59,10 +59,15 @@ class FileReport:
 
 @dataclass(frozen=True)
 class ImportReport:
-    """The outcome of ``import_path``: one report per file, in import order."""
+    """The outcome of ``import_path``: one report per file, in import order.
+
+    ``rollup_seconds``: how long the rollup refresh after the files took (None
+    when nothing was pending or the caller deferred it).
+    """
 
     path: str
     files: tuple[FileReport, ...]
+    rollup_seconds: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -109,6 +114,7 @@ class ImportReport:
                 "rows_duplicate": self.rows_duplicate,
                 "rows_rejected": self.rows_rejected,
             },
+            "rollup_seconds": self.rollup_seconds,
             "files": [f.to_dict() for f in self.files],
         }
 

@@ -9,16 +9,21 @@ fields, a time zone whose offsets are whole hours); the metrics layer decides
 (impactlens.metrics.planner). An hour is the coarsest bucket that still puts
 every event in the right local day of any whole-hour time zone.
 
-``refresh_after_import`` is called by the importer inside the import's
-transaction, after new events were written, with the UTC range they span. It
-recomputes the hours in that range. A reader trusts the rollups only while
-they hold exactly as many events as the events table (Σ n = count of events
-with a timestamp, checked on every query: two sums over small tables).
+Writers that make rollup hours stale record them with ``mark_pending`` (a
+row of ``_impactlens_rollup_pending``) in the same transaction as the change:
+the file importer after writing a file's events, the account back-fill for the
+hours of the events it changed. ``refresh_pending`` recomputes the pending
+hours and clears the marks in one transaction; ``import_path`` calls it once
+after its files, as its own timed step (docs/design/rollup-refresh.md).
+``refresh_after_import`` (mark a range, then ``refresh_pending``) does both at
+once inside the caller's transaction; the server's loader uses it.
+
+A reader trusts the rollups only while no hour is pending and they hold
+exactly as many events as the events table (Σ n = count of events with a
+timestamp, checked on every query: sums and a count over small tables).
 Anything that adds events without the importer (a test's Warehouse.write)
 therefore makes readers fall back to raw events, and the next refresh, finding
-the rollups still short after recomputing its range, rebuilds them whole.
-Changing an existing event's actor or account (a back-fill) is not detected:
-the importer must refresh the range it touched.
+the rollups still short after recomputing the pending hours, rebuilds them whole.
 
 >>> refresh_after_import(warehouse, datetime(2026, 3, 1, 8, 5), datetime(2026, 3, 2, 9, 0))  # doctest: +SKIP
 """
@@ -33,7 +38,7 @@ import ibis.expr.types as ir
 import sqlglot as sg
 import sqlglot.expressions as sge
 
-from impactlens.warehouse.schema import ACTIVITY_TABLE, ROLLUP_TABLE
+from impactlens.warehouse.schema import ACTIVITY_TABLE, PENDING_TABLE, ROLLUP_TABLE
 
 
 def hourly_rollup_expr(
@@ -95,17 +100,69 @@ def refresh_after_import(
     warehouse: Any, min_timestamp: datetime | None, max_timestamp: datetime | None
 ) -> None:
     """Bring the rollups up to date for events in [min_timestamp, max_timestamp] (naive UTC)."""
-    if min_timestamp is not None and max_timestamp is not None:
-        lo, hi = _hour(min_timestamp), _hour(max_timestamp) + timedelta(hours=1)
+    mark_pending(warehouse, min_timestamp, max_timestamp)
+    refresh_pending(warehouse)
+
+
+def mark_pending(
+    warehouse: Any, min_timestamp: datetime | None, max_timestamp: datetime | None
+) -> None:
+    """Record that the rollup hours of [min_timestamp, max_timestamp] are stale.
+
+    Call it inside the transaction that changes those events, so a crash leaves
+    either both or neither.
+    """
+    if min_timestamp is None or max_timestamp is None:
+        return
+    lo, hi = _hour(min_timestamp), _hour(max_timestamp) + timedelta(hours=1)
+    warehouse.execute_statement(
+        sge.insert(sg.select(_timestamp(lo), _timestamp(hi)), sg.table(PENDING_TABLE, quoted=True))
+    )
+
+
+# More pending ranges than this (after merging) are refreshed as one covering range.
+MAX_PENDING_RANGES = 64
+
+
+def pending_ranges(warehouse: Any) -> list[tuple[datetime, datetime]]:
+    """The pending [lo, hi) hour ranges, overlapping and adjacent ones merged."""
+    rows = warehouse.table(PENDING_TABLE).to_pyarrow().to_pylist()
+    merged: list[tuple[datetime, datetime]] = []
+    for row in sorted(rows, key=lambda r: r["lo"]):
+        if merged and row["lo"] <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], row["hi"]))
+        else:
+            merged.append((row["lo"], row["hi"]))
+    if len(merged) > MAX_PENDING_RANGES:
+        merged = [(merged[0][0], max(hi for _, hi in merged))]
+    return merged
+
+
+def refresh_pending(warehouse: Any) -> int:
+    """Recompute the pending hours and clear the marks, in one transaction.
+
+    Rebuilds the rollups whole if they are still short of the events table
+    afterwards (events written without marking). Returns the number of hour
+    ranges recomputed.
+
+    >>> refresh_pending(warehouse)  # doctest: +SKIP
+    1
+    """
+    with warehouse.transaction():
+        ranges = pending_ranges(warehouse)
         hour = sg.column("hour", quoted=True)
-        for table, build in _build(warehouse, lo, hi):
-            stmt = sg.delete(sg.table(table, quoted=True)).where(
-                (hour >= _timestamp(lo)) & (hour < _timestamp(hi))
-            )
-            warehouse.execute_statement(stmt)
-            warehouse.backend.insert(table, build())
-    if not rollup_is_fresh(warehouse):
-        rebuild_rollups(warehouse)
+        for lo, hi in ranges:
+            for table, build in _build(warehouse, lo, hi):
+                stmt = sg.delete(sg.table(table, quoted=True)).where(
+                    (hour >= _timestamp(lo)) & (hour < _timestamp(hi))
+                )
+                warehouse.execute_statement(stmt)
+                warehouse.backend.insert(table, build())
+        if ranges:
+            warehouse.execute_statement(sg.delete(sg.table(PENDING_TABLE, quoted=True)))
+        if not rollup_is_fresh(warehouse):
+            rebuild_rollups(warehouse)
+    return len(ranges)
 
 
 def rebuild_rollups(warehouse: Any) -> None:
@@ -116,10 +173,11 @@ def rebuild_rollups(warehouse: Any) -> None:
 
 
 def rollup_is_fresh(warehouse: Any) -> bool:
-    """True when each rollup holds exactly the events of the events table."""
+    """True when no hour is pending and each rollup holds exactly the events of the events table."""
     try:
         events = warehouse.table("events")
         covered = [warehouse.table(t).n.sum().fill_null(0) for t in ROLLUPS]
+        pending = warehouse.table(PENDING_TABLE).count()
     except Exception:  # an engine or warehouse without the rollup tables
         return False
     total = events.filter(events.timestamp.notnull()).count()
@@ -127,7 +185,11 @@ def rollup_is_fresh(warehouse: Any) -> bool:
         ibis.literal(0)
         .name("x")
         .as_table()
-        .select(total=total.as_scalar(), **{f"n{i}": c.as_scalar() for i, c in enumerate(covered)})
+        .select(
+            total=total.as_scalar(),
+            pending=pending.as_scalar(),
+            **{f"n{i}": c.as_scalar() for i, c in enumerate(covered)},
+        )
     )
     row = sums.to_pyarrow().to_pylist()[0]
-    return all(row[f"n{i}"] == row["total"] for i in range(len(covered)))
+    return row["pending"] == 0 and all(row[f"n{i}"] == row["total"] for i in range(len(covered)))

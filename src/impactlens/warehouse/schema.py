@@ -33,6 +33,9 @@ IMPORTS_TABLE = "_impactlens_imports"
 # and per (UTC hour, actor, account) over all events.
 ROLLUP_TABLE = "_impactlens_event_hourly"
 ACTIVITY_TABLE = "_impactlens_actor_hourly"
+# UTC hour ranges [lo, hi) whose rollup rows are stale: written in the same transaction
+# as the events (or the back-fill) that made them stale, cleared by refresh_pending.
+PENDING_TABLE = "_impactlens_rollup_pending"
 
 TS = "timestamp"
 STR = "string"
@@ -301,6 +304,7 @@ META_TABLES: dict[str, dict[str, str]] = {
     },
     ROLLUP_TABLE: {"hour": TS, "event": STR, "actor_id": STR, "account_id": STR, "n": I64},
     ACTIVITY_TABLE: {"hour": TS, "actor_id": STR, "account_id": STR, "n": I64},
+    PENDING_TABLE: {"lo": TS, "hi": TS},
 }
 
 

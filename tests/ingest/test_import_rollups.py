@@ -1,0 +1,84 @@
+"""The importer marks stale rollup hours in each file's transaction and refreshes them after."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from ingest_helpers import write_events
+
+from impactlens.ingest import import_path
+from impactlens.warehouse.rollups import pending_ranges, refresh_pending, rollup_is_fresh
+from impactlens.warehouse.schema import ACTIVITY_TABLE, PENDING_TABLE, ROLLUP_TABLE
+
+
+def track(mid: str, ts: str, user: str = "u1", event: str = "Report Created", **extra) -> dict:
+    return {"type": "track", "event": event, "userId": user, "timestamp": ts, "messageId": mid,
+            **extra}  # fmt: skip
+
+
+def reference(warehouse) -> list[tuple]:
+    """Events per (hour, event, actor, account), straight from raw events."""
+    e = warehouse.table("events")
+    rows = e.group_by(hour=e.timestamp.truncate("h"), event=e.event, actor_id=e.actor_id,
+                      account_id=e.account_id).agg(n=e.count())  # fmt: skip
+    return _sorted(rows)
+
+
+def _sorted(table) -> list[tuple]:
+    rows = table.to_pyarrow().to_pylist()
+    return sorted(
+        (r["hour"], r["event"], r["actor_id"], r["account_id"] or "", r["n"]) for r in rows
+    )
+
+
+def test_deferred_refresh_leaves_hours_pending_until_refresh_pending(warehouse, tmp_path) -> None:
+    messages = [track("a", "2026-03-01T08:05:00Z"), track("b", "2026-03-01T10:59:00Z", user="u2")]
+    report = import_path(warehouse, write_events(tmp_path, messages, "parquet"),
+                         refresh_rollups=False)  # fmt: skip
+    assert report.rows_loaded == 2 and report.rollup_seconds is None
+    assert pending_ranges(warehouse) == [(datetime(2026, 3, 1, 8), datetime(2026, 3, 1, 11))]
+    assert not rollup_is_fresh(warehouse) and warehouse.count(ROLLUP_TABLE) == 0
+    assert refresh_pending(warehouse) == 1
+    assert warehouse.count(PENDING_TABLE) == 0 and rollup_is_fresh(warehouse)
+    assert _sorted(warehouse.table(ROLLUP_TABLE)) == reference(warehouse)
+
+
+def test_import_path_refreshes_once_after_its_files_and_times_it(warehouse, tmp_path) -> None:
+    write_events(tmp_path, [track("a", "2026-03-01T08:05:00Z")], "ndjson", name="events-1")
+    write_events(tmp_path, [track("b", "2026-03-04T12:00:00Z", user="u2")], "csv", name="events-2")
+    report = import_path(warehouse, tmp_path)
+    assert report.rows_loaded == 2 and report.rollup_seconds is not None
+    assert report.to_dict()["rollup_seconds"] == report.rollup_seconds
+    assert warehouse.count(PENDING_TABLE) == 0 and rollup_is_fresh(warehouse)
+    assert _sorted(warehouse.table(ROLLUP_TABLE)) == reference(warehouse)
+    again = import_path(warehouse, tmp_path)  # all duplicates: nothing marked, nothing refreshed
+    assert again.rows_loaded == 0 and again.rollup_seconds is None
+
+
+def test_a_failed_file_marks_nothing(warehouse, tmp_path) -> None:
+    messages = [track("a", "2026-03-01T08:05:00Z"), track("b", "not a time")]
+    report = import_path(warehouse, write_events(tmp_path, messages, "ndjson"), on_error="fail",
+                         refresh_rollups=False)  # fmt: skip
+    assert not report.ok and warehouse.count("events") == 0
+    assert warehouse.count(PENDING_TABLE) == 0
+
+
+def test_a_back_filled_account_reaches_the_rollups(warehouse, tmp_path) -> None:
+    early = [track("a", "2026-03-01T08:05:00Z"), track("b", "2026-03-02T09:00:00Z"),
+             track("c", "2026-03-02T09:30:00Z", user="u2")]  # fmt: skip
+    import_path(warehouse, write_events(tmp_path, early, "ndjson"))
+    assert rollup_is_fresh(warehouse)
+    (tmp_path / "users.csv").write_text("user_id,account_id\nu1,acme\n")
+    report = import_path(warehouse, tmp_path / "users.csv", refresh_rollups=False)
+    # the two hours of u1's events are pending; u2's hour 9 is pending through u1's event
+    assert pending_ranges(warehouse) == [
+        (datetime(2026, 3, 1, 8), datetime(2026, 3, 1, 9)),
+        (datetime(2026, 3, 2, 9), datetime(2026, 3, 2, 10)),
+    ]
+    assert report.ok and not rollup_is_fresh(warehouse)
+    refresh_pending(warehouse)
+    rolled = _sorted(warehouse.table(ROLLUP_TABLE))
+    assert rolled == reference(warehouse)
+    assert {r[3] for r in rolled if r[2] == "u1"} == {"acme"}
+    activity = warehouse.table(ACTIVITY_TABLE).to_pyarrow().to_pylist()
+    assert {r["account_id"] for r in activity if r["actor_id"] == "u1"} == {"acme"}

@@ -30,6 +30,7 @@ from impactlens.stats.did import estimate_did
 SHIP = datetime(2026, 3, 2)
 ACCOUNTS = tuple(f"acc-{i:02d}" for i in range(40))
 GONE = ACCOUNTS[35:]  # their users stop 10 days before the ship day
+EVERYONE = "fewer-errors"  # a release shipped to everyone: no audience
 AUDIENCE = ACCOUNTS[:20]  # the account release's audience: more than a literal IN list holds
 ANONYMOUS = 400
 SESSIONS = 6  # per user and day
@@ -49,6 +50,12 @@ metrics:
     denominator: searches
     actor: user
     higher_is_better: true
+  - name: account_error_rate
+    kind: ratio
+    numerator: {event: Error Shown}
+    denominator: {event: Session Started}
+    actor: account
+    higher_is_better: false
 """
 
 
@@ -118,6 +125,11 @@ def _fill(wh, events: list[dict], held: tuple[str, ...] = ()) -> None:
             {"release_id": "pilot", "title": "Pilot accounts", "kind": "feature",
              "shipped_at": SHIP + timedelta(hours=8), "audience_flag": None,
              "audience_accounts": json.dumps(list(AUDIENCE)), **hypothesis},
+            {"release_id": EVERYONE, "title": "Fewer errors", "kind": "fix",
+             "shipped_at": SHIP + timedelta(hours=8), "audience_flag": None,
+             "audience_accounts": None, "hypothesis_metric": "error_rate",
+             "hypothesis_expected": "decrease", "hypothesis_min_effect": 0.05,
+             "hypothesis_guardrails": json.dumps(["account_error_rate"])},
         ]),
     )  # fmt: skip
 
@@ -285,3 +297,46 @@ def test_the_holdout_is_compared_with_other_accounts_not_visitors(holdout_world)
     # 15 held accounts x 2 users; the other 20 accounts active to the end x 2 users.
     assert (impact.n_holdout, impact.n_rest) == (30, 40)
     assert impact.lower <= 0 <= impact.upper, (impact.relative, impact.lower, impact.upper)
+
+
+def _brute_daily(events: list[dict], windows: data.Windows, counted) -> list[float | None]:
+    """Errors per session per UTC day from the raw events of the actors ``counted`` keeps."""
+    sums: dict[date, list[int]] = {}
+    for e in events:
+        if counted(e) and e["event"] in ("Error Shown", "Session Started"):
+            day = sums.setdefault(e["timestamp"].date(), [0, 0])
+            day[e["event"] == "Session Started"] += 1
+    days = (windows.post_end - windows.pre_start).days
+    out = []
+    for i in range(days):
+        errors, sessions = sums.get((windows.pre_start + timedelta(days=i)).date(), (0, 0))
+        out.append(errors / sessions if sessions else None)
+    return out
+
+
+@pytest.mark.parametrize("held", [False, True])
+def test_a_release_to_everyone_counts_visitors_only_without_a_holdout(
+    world, holdout_world, held
+) -> None:
+    """Without a holdout the user metric's series counts the anonymous visitors (they
+    saw the release) and the account metric's cannot (they have no account); with
+    one, both series are the other accounts' actors, as the holdout readout's
+    comparison is. The visitors arrive after the ship day and never see an error."""
+    workspace, wh = holdout_world if held else world[:2]
+    events = world[2]
+    got = review_release(wh, workspace, EVERYONE)
+    windows = data.windows_for(SHIP, end=data.data_end(wh), pre_days=PRE_DAYS, max_post_days=28)
+    primary, (guard,) = got.primary, got.guardrails
+    assert primary.method.startswith("structural_time_series")
+
+    def customer(e: dict) -> bool:
+        return e["account_id"] is not None and e["account_id"] not in (HELD if held else ())
+
+    user_series = _brute_daily(events, windows, customer if held else (lambda e: True))
+    assert len(primary.chart.observed) == len(user_series) == windows.pre_days + windows.post_days
+    assert primary.chart.observed == pytest.approx(user_series, rel=1e-12)
+    assert guard.chart.observed == pytest.approx(_brute_daily(events, windows, customer), rel=1e-12)
+    if held:
+        # Nothing changed for the customers: the visitors' error-free sessions must not
+        # read as the fix cutting errors.
+        assert primary.lower <= 0 <= primary.upper, (primary.relative, primary.lower, primary.upper)

@@ -221,21 +221,39 @@ def _metric_impact(
             else None,
         )  # fmt: skip
 
-    holdout_filter = (
-        [{"field": "account.account_id", "op": "not_in", "value": holdout}] if holdout else []
-    )
-    control_filter = (
-        [{"field": "account.account_id", "op": "in", "value": holdout}] if holdout else None
-    )
     daily = data.daily_values(
         warehouse, catalog, metric_name, windows, timezone=timezone,
-        treated_filters=holdout_filter, control_filters=control_filter,
+        treated_filters=everyone_filters(holdout), control_filters=holdout_filters(holdout),
     )  # fmt: skip
     controls = None if daily.control is None else daily.control.reshape(-1, 1)
     forecast = estimate_counterfactual(
         daily.values, daily.post_start, controls=controls, trend=trend_for(daily.ratio)
     )
     return _counterfactual_impact(metric_name, metric.label, role, daily, forecast)
+
+
+def everyone_filters(holdout: list[str]) -> list[dict]:
+    """Who the series of a release shipped to everyone counts (the treated side).
+
+    Without a holdout, every actor of the metric: a user metric counts anonymous
+    visitors too (they saw the release; a pricing-page change reaches only them),
+    an account metric has no actor without an account anyway. With a holdout, the
+    actors of the other accounts only: the holdout is of accounts, so its control
+    series holds no visitor, and a treated series with visitors in it would set
+    their traffic (a campaign, a crawler) against a control that cannot have it;
+    ``holdout_impact`` compares the same two populations.
+    """
+    if not holdout:
+        return []
+    return [
+        {"field": "account.account_id", "op": "exists"},
+        {"field": "account.account_id", "op": "not_in", "value": holdout},
+    ]
+
+
+def holdout_filters(holdout: list[str]) -> list[dict] | None:
+    """The holdout accounts' actors (the control series), None without a holdout."""
+    return [{"field": "account.account_id", "op": "in", "value": holdout}] if holdout else None
 
 
 def _counterfactual_impact(

@@ -73,6 +73,25 @@ def test_flat_forms_turn_extra_columns_into_properties(warehouse, tmp_path, form
     assert props["f2"] is None  # nothing but empty extras: no properties at all
 
 
+def test_flat_properties_must_be_a_json_object(warehouse, tmp_path) -> None:
+    props = {"ok": '{"a":1}', "spaced": ' \n\t{"a":1} ', "brace_bad": '{"a":', "array": "[1]",
+             "text": '"x"', "number": " 1", "null": "null", "spaced_array": " [{}]"}  # fmt: skip
+    table = pa.table({
+        "message_id": list(props), "timestamp": ["2026-03-02T10:00:00Z"] * len(props),
+        "event": ["E"] * len(props), "user_id": ["u1"] * len(props), "properties": list(props.values()),
+    })  # fmt: skip
+    pq.write_table(table, tmp_path / "events.parquet")
+    report = import_path(warehouse, tmp_path / "events.parquet")
+    assert sorted(r["message_id"] for r in rows(warehouse, "events", "message_id")) == [
+        "ok",
+        "spaced",
+    ]
+    assert {(p.line, p.field, p.reason) for p in report.problems} == {
+        (i + 1, "properties", "properties must be a JSON object")  # Parquet: 1-based row
+        for i, name in enumerate(props) if name not in ("ok", "spaced")
+    }  # fmt: skip
+
+
 def test_parquet_timestamp_columns_are_read_as_utc(warehouse, tmp_path) -> None:
     stamps = pa.array([datetime(2026, 3, 2, 11, 0)], pa.timestamp("us", tz="Europe/Paris"))
     # Arrow stores UTC; 2026-03-02 11:00 UTC is what the column holds whatever its zone.

@@ -16,6 +16,8 @@ import sqlglot as sg
 from hypothesis import strategies as st
 
 from impactlens.warehouse import TABLES, Warehouse
+from impactlens.warehouse.rollups import ROLLUPS
+from impactlens.warehouse.schema import PAIR_DEFS_TABLE, PAIRS_TABLE, PENDING_TABLE
 
 BASE = datetime(2026, 3, 1)
 DAYS = 36
@@ -165,6 +167,7 @@ def business(draw, world_strategy=None) -> World:
 
 _SHARED: dict[str, Warehouse] = {}
 TABLES_USED = ("events", "accounts", "users", "surveys", "tickets", "revenue")
+DERIVED = (*ROLLUPS, PENDING_TABLE, PAIR_DEFS_TABLE, PAIRS_TABLE)
 
 
 def build_warehouse(world: World, *, fresh: bool = False) -> Warehouse:
@@ -192,7 +195,10 @@ def build_warehouse(world: World, *, fresh: bool = False) -> Warehouse:
 
 
 def load(world: World, wh: Warehouse) -> None:
-    """Replace the contents of the six tables of ``wh`` by ``world``."""
+    """Replace the contents of the six tables of ``wh`` by ``world``; empty the derived tables
+    (rollups, pair definitions), so a previous example's can never pass as this one's."""
+    for name in DERIVED:
+        wh.execute_statement(sg.delete(name))
     for name in TABLES_USED:
         wh.execute_statement(sg.delete(name))
         rows = getattr(world, name)

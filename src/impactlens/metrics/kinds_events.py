@@ -19,7 +19,7 @@ from impactlens.metrics.query import (
     no_reason,
     numerator_value,
 )
-from impactlens.metrics.sources import event_rows
+from impactlens.metrics.sources import event_counts, event_rows
 from impactlens.metrics.spec import (
     CountMetric,
     EventCount,
@@ -38,6 +38,15 @@ def grouped_events(
     return q.grouping.assign(rows)
 
 
+def _counts_suffice(q: Query, filters: tuple[FilterSpec, ...]) -> bool:
+    """True when every matching event counts once in its period: the hourly counts do.
+
+    Not with filters, a segment or a grouping that keeps only some actors' rows.
+    """
+    narrowed = getattr(q.grouping, "actors", None) is not None
+    return q.rollup and not (*filters, *q.filters) and q.keys == ("period_start",) and not narrowed
+
+
 def _count(
     q: Query,
     names: tuple[str, ...],
@@ -46,8 +55,11 @@ def _count(
     *,
     with_actors: bool = True,
 ) -> ir.Table:
-    rows = grouped_events(q, names, filters, actor)
     keys = list(q.keys)
+    if not with_actors and _counts_suffice(q, filters):
+        counts = q.grouping.assign(event_counts(q.warehouse, names, actor))
+        return counts.group_by(keys).agg(numerator=counts.weight.sum().cast("int64"))
+    rows = grouped_events(q, names, filters, actor)
     events = rows.group_by(keys).agg(numerator=rows.weight.sum().cast("int64"))
     if not with_actors:  # a ratio part: the distinct count would cost a second pass
         return events

@@ -13,6 +13,13 @@ account. A metric can use it without changing any number when:
 - it is a series (per-actor windows may start mid-hour);
 - the rollups hold exactly the events of the events table (``rollup_is_fresh``).
 
+A ratio of counts without filters, segment or distinct actors reads the hourly
+counts (one row per hour and event) instead. A duration metric with ``within``
+and without filters or segment reads its pair table (each from-event with the
+actor's next to-event, exact times), registered on first use when the warehouse
+can be written (``register_pairs``); any duration query with a filter, a
+segment or no ``within`` reads raw events.
+
 ``source="auto"`` uses it when all hold, ``"events"`` never, ``"rollup"``
 insists (a UserError says which condition fails).
 """
@@ -23,12 +30,19 @@ from typing import Any
 
 from impactlens.errors import UserError
 from impactlens.metrics.fields import parse_field
+from impactlens.metrics.kinds_funnel import pair_definition
 from impactlens.metrics.query import Query, SeriesGrouping
-from impactlens.metrics.spec import EventCount, MetricBase, RatioMetric
+from impactlens.metrics.spec import DurationMetric, EventCount, MetricBase, RatioMetric
 from impactlens.metrics.timebase import whole_hour_offsets
-from impactlens.warehouse.rollups import rollup_is_fresh
+from impactlens.warehouse.rollups import (
+    pair_key,
+    pairs_registered,
+    register_pairs,
+    rollup_is_fresh,
+)
 
 ROLLUP_KINDS = ("count", "unique", "ratio", "stickiness", "adoption")
+STALE = "the rollups do not cover the events table (run an import or rebuild_rollups)"
 SOURCES = ("auto", "events", "rollup")
 
 
@@ -43,8 +57,50 @@ def _fields(metric: MetricBase, query: Query) -> list[str]:
     return fields
 
 
+def pairs_blocker(warehouse: Any, metric: DurationMetric, query: Query) -> str | None:
+    """Why this duration query cannot read its pair table, or None when it can.
+
+    A missing definition is registered here (built from all events) when the warehouse
+    can be written; a read-only one reads raw events until something registers it.
+    """
+    definition = pair_definition(metric)
+    if definition is None:
+        return "a duration without within can pair with any earlier event"
+    if not isinstance(query.grouping, SeriesGrouping):
+        return "per-actor queries read raw events"
+    steps = (metric.from_event, metric.to_event)
+    if _fields(metric, query) or any(step.filters for step in steps):
+        return "filters and segments need event properties or attributes the pairs do not keep"
+    if not rollup_is_fresh(warehouse):
+        return STALE
+    if pairs_registered(warehouse, pair_key(*definition)):
+        return None
+    try:
+        register_pairs(warehouse, *definition)
+    except Exception:  # noqa: BLE001 - a read-only warehouse: read raw events instead
+        return "its pairs are not kept yet and the warehouse is read-only"
+    return None
+
+
+def keep_pairs(warehouse: Any, catalog: Any) -> list[str]:
+    """Register the pair table of every duration metric of ``catalog`` that can have one
+    (``within`` given), so imports keep them and no first query pays the build; their keys.
+
+    >>> keep_pairs(warehouse, load_metrics("metrics.yaml"))  # doctest: +SKIP
+    ['["Report Created", "Report Exported", "user", 86400]']
+    """
+    keys = []
+    for metric in catalog:
+        definition = pair_definition(metric) if isinstance(metric, DurationMetric) else None
+        if definition is not None:
+            keys.append(register_pairs(warehouse, *definition))
+    return keys
+
+
 def rollup_blocker(warehouse: Any, metric: MetricBase, query: Query) -> str | None:
     """Why this query cannot read the rollup, or None when it can."""
+    if isinstance(metric, DurationMetric):
+        return pairs_blocker(warehouse, metric, query)
     if metric.kind not in ROLLUP_KINDS:
         return f"{metric.kind} metrics need exact event times"
     if not isinstance(query.grouping, SeriesGrouping):
@@ -56,7 +112,7 @@ def rollup_blocker(warehouse: Any, metric: MetricBase, query: Query) -> str | No
     if not whole_hour_offsets(tb.timezone, *tb.exact_range):
         return f"{tb.timezone} has offsets that are not whole hours"
     if not rollup_is_fresh(warehouse):
-        return "the rollups do not cover the events table (run an import or rebuild_rollups)"
+        return STALE
     return None
 
 

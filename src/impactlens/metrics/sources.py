@@ -26,7 +26,7 @@ from impactlens.metrics.engines import json_text
 from impactlens.metrics.fields import ACCOUNT_COLUMNS, USER_COLUMNS, FieldRef, parse_field
 from impactlens.metrics.query import isin_values
 from impactlens.metrics.spec import FilterSpec
-from impactlens.warehouse.schema import ACTIVITY_TABLE, ROLLUP_TABLE
+from impactlens.warehouse.schema import ACTIVITY_TABLE, COUNTS_TABLE, ROLLUP_TABLE
 
 NO_SEGMENT = "(none)"
 _SOURCE_COLUMNS: dict[str, dict[str, str]] = {
@@ -205,6 +205,25 @@ def event_rows(
     rows = rows.mutate(actor=rows.uid if actor == "user" else rows.aid)
     rows = rows.filter(rows.actor.notnull())
     return rows.drop("properties") if "properties" in rows.columns else rows
+
+
+def event_counts(warehouse: Any, names: Sequence[str], actor: str) -> ir.Table:
+    """Events named ``names`` (all when empty) per hour, from the hourly counts rollup.
+
+    Core columns ``ts`` (the hour) and ``weight`` (events with a user, or an account, by
+    ``actor``): enough for a count without filters, segment or distinct actors.
+    """
+    table = warehouse.table(COUNTS_TABLE)
+    rows = table.select(
+        ts=table.hour,
+        event=table.event,
+        weight=table.n_user if actor == "user" else table.n_account,
+    )
+    if names:
+        rows = rows.filter(
+            rows.event.isin(list(names)) if len(names) > 1 else rows.event == names[0]
+        )
+    return rows
 
 
 def table_rows(

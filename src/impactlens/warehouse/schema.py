@@ -25,7 +25,7 @@ from typing import Literal
 import ibis
 import ibis.expr.schema as sch
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 META_TABLE = "_impactlens_meta"
 IMPORTS_TABLE = "_impactlens_imports"
@@ -36,6 +36,12 @@ ACTIVITY_TABLE = "_impactlens_actor_hourly"
 # UTC hour ranges [lo, hi) whose rollup rows are stale: written in the same transaction
 # as the events (or the back-fill) that made them stale, cleared by refresh_pending.
 PENDING_TABLE = "_impactlens_rollup_pending"
+# Derived, kept by warehouse/rollups.py (issue #3): events per (UTC hour, event), all of them
+# and those with a user / an account; and, per registered (from event, to event, actor,
+# within) definition, each from-event paired with the actor's next to-event within the bound.
+COUNTS_TABLE = "_impactlens_event_counts"
+PAIR_DEFS_TABLE = "_impactlens_pair_defs"
+PAIRS_TABLE = "_impactlens_pairs"
 
 TS = "timestamp"
 STR = "string"
@@ -305,6 +311,15 @@ META_TABLES: dict[str, dict[str, str]] = {
     ROLLUP_TABLE: {"hour": TS, "event": STR, "actor_id": STR, "account_id": STR, "n": I64},
     ACTIVITY_TABLE: {"hour": TS, "actor_id": STR, "account_id": STR, "n": I64},
     PENDING_TABLE: {"lo": TS, "hi": TS},
+    COUNTS_TABLE: {"hour": TS, "event": STR, "n": I64, "n_user": I64, "n_account": I64},
+    PAIR_DEFS_TABLE: {
+        "pair_key": STR,
+        "from_event": STR,
+        "to_event": STR,
+        "actor": STR,
+        "within_s": I64,
+    },
+    PAIRS_TABLE: {"pair_key": STR, "ts": TS, "actor": STR, "next_ts": TS},
 }
 
 
@@ -330,4 +345,5 @@ def _backfill_event_rollup(warehouse: object) -> None:
 # Appended to as the schema grows.
 MIGRATIONS: list[Migration] = [
     Migration(2, "hourly per-actor event rollups, back-filled", _backfill_event_rollup),
+    Migration(3, "hourly event counts and next-event pairs, back-filled", _backfill_event_rollup),
 ]

@@ -340,3 +340,43 @@ def test_a_release_to_everyone_counts_visitors_only_without_a_holdout(
         # Nothing changed for the customers: the visitors' error-free sessions must not
         # read as the fix cutting errors.
         assert primary.lower <= 0 <= primary.upper, (primary.relative, primary.lower, primary.upper)
+
+
+@pytest.mark.parametrize("held", [False, True])
+def test_the_flag_chart_draws_the_arms_the_estimate_compares(world, holdout_world, held) -> None:
+    """Each line is Σ clicks / Σ searches per UTC day of one arm (seen with the flag
+    true in the post window; seen only false), outside the holdout, from raw events."""
+    workspace, wh = holdout_world if held else world[:2]
+    events = world[2]
+    chart = review_release(wh, workspace, "new-search").primary.chart
+    windows = data.windows_for(SHIP, end=data.data_end(wh), pre_days=PRE_DAYS, max_post_days=28)
+    post = [e for e in events if windows.ship <= e["timestamp"] < windows.post_end]
+    on = {e["actor_id"] for e in post if '"new_search": true' in e["properties"]}
+    off = {e["actor_id"] for e in post if '"new_search": false' in e["properties"]} - on
+    outside = {e["actor_id"] for e in events if e["account_id"] not in (HELD if held else ())}
+    days = [(windows.pre_start + timedelta(days=i)).date() for i in range(84)][
+        : windows.pre_days + windows.post_days
+    ]
+    assert chart.days == tuple(d.isoformat() for d in days)
+    assert chart.ship_index == windows.pre_days
+    for arm, line in ((on & outside, chart.observed), (off & outside, chart.comparison)):
+        assert len(arm) == (20 if held else 35)
+        counts = {d: [0, 0] for d in days}
+        for e in events:
+            day = counts.get(e["timestamp"].date())
+            if day is not None and e["actor_id"] in arm and e["event"].startswith("Search"):
+                day[e["event"] == "Search Performed"] += 1
+        assert line == pytest.approx([c / s for c, s in counts.values()], rel=1e-12)
+
+
+def test_flag_arms_are_the_sets_the_estimate_uses(world) -> None:
+    _, wh, _ = world
+    windows = data.windows_for(SHIP, end=data.data_end(wh), pre_days=PRE_DAYS, max_post_days=28)
+    exposed, unexposed = data.flag_arm_sets(wh, "new_search", windows.ship, windows.post_end)
+    assert exposed == data.flag_actors(wh, "new_search", windows.ship, windows.post_end)
+    assert (
+        unexposed
+        == data.flag_actors(wh, "new_search", windows.ship, windows.post_end, value="false")
+        - exposed
+    )
+    assert len(exposed) == len(unexposed) == 35

@@ -26,10 +26,15 @@ UNIT_COLUMN = {"user": "uid", "account": "aid"}
 
 @dataclass(frozen=True)
 class SeriesGrouping:
-    """Groups are (period_start[, segment]); rows must fall in the timebase's range."""
+    """Groups are (period_start[, segment]); rows must fall in the timebase's range.
+
+    ``actors`` (optional, ``actor_id`` and maybe ``segment``) keeps only the rows
+    of those actors, and its ``segment`` column, when there, is the segment.
+    """
 
     timebase: Timebase
     segmented: bool = False
+    actors: ir.Table | None = field(default=None, compare=False)
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -47,13 +52,20 @@ class SeriesGrouping:
         tb = self.timebase
         if not wall_clock:
             rows = rows.filter(tb.in_range(rows.ts))
-            return rows.mutate(period_start=tb.period(rows.ts))
+            return self._of_actors(rows.mutate(period_start=tb.period(rows.ts)))
         start, end = datetime.combine(tb.start, time(0)), datetime.combine(tb.end, time(0))
         rows = rows.filter((rows.ts >= ibis.literal(start)) & (rows.ts < ibis.literal(end)))
         local = (
             rows.ts.date() if tb.grain == "day" else rows.ts.truncate(tb.grain[0].upper()).date()
         )
-        return rows.mutate(period_start=local)
+        return self._of_actors(rows.mutate(period_start=local))
+
+    def _of_actors(self, rows: ir.Table) -> ir.Table:
+        if self.actors is None:
+            return rows
+        extra = {"segment": self.actors.segment.cast("string")} if self.segmented else {}
+        keep = self.actors.select(_ak=self.actors.actor_id, **extra)
+        return rows.join(keep, rows.actor == keep._ak).drop("_ak")
 
     def local_day(self, ts: ir.TimestampValue, horizon: timedelta = timedelta(0)) -> ir.DateValue:
         tb = self.timebase

@@ -72,25 +72,47 @@ def metric_series_expr(
     filters: Sequence[FilterSpec | dict] = (),
     catalog: MetricCatalog | None = None,
     source: str = "auto",
+    actors: ir.Table | None = None,
 ) -> ir.Table:
     """The Ibis expression behind :func:`metric_series` (see there)."""
     return _series(
-        warehouse, metric, grain, start, end, timezone, segment, filters, catalog, source
+        warehouse, metric, grain, start, end, timezone, segment, filters, catalog, source, actors
     )[0]
 
 
-def _series(warehouse, metric, grain, start, end, timezone, segment, filters, catalog, source):
+# Kinds whose rows all pass through the grouping with their actor (``actors=`` narrows them).
+ACTOR_KINDS = ("count", "unique", "ratio")
+
+
+def _grouping(
+    metric: MetricBase, timebase: Timebase, segment: str | None, actors
+) -> SeriesGrouping:
+    if actors is None:
+        return SeriesGrouping(timebase, segment is not None)
+    if metric.kind not in ACTOR_KINDS:
+        raise UserError(f"{metric.name}: actors= works for {', '.join(ACTOR_KINDS)} metrics")
+    if "actor_id" not in actors.columns:
+        raise UserError("actors needs an actor_id column (and may have segment)")
+    if segment is not None and "segment" in actors.columns:
+        raise UserError("give segment= or an actors table with a segment column, not both")
+    return SeriesGrouping(timebase, segment is not None or "segment" in actors.columns, actors)
+
+
+def _series(
+    warehouse, metric, grain, start, end, timezone, segment, filters, catalog, source, actors=None
+):
     metric = _resolve(metric, catalog)
     timebase = Timebase(timezone, start, end, grain)
     seg = parse_field(segment) if segment else None
-    q = Query(warehouse, SeriesGrouping(timebase, seg is not None), seg, _filters(filters), catalog)
+    grouping = _grouping(metric, timebase, segment, actors)
+    q = Query(warehouse, grouping, seg, _filters(filters), catalog)
     q = Query(**{**q.__dict__, "rollup": use_rollup(warehouse, metric, q, source)})
     agg = _aggregate(metric, q)
     keys = list(q.keys)
     calendar = literal_table(
         {"period_start": "date"}, [{"period_start": p} for p in timebase.periods()]
     )
-    if seg is not None:
+    if grouping.segmented:
         segments = agg.table.select("segment").distinct()
         calendar = calendar.cross_join(segments)
     table = calendar.left_join(agg.table, keys).select(
@@ -111,6 +133,7 @@ def metric_series(
     filters: Sequence[FilterSpec | dict] = (),
     catalog: MetricCatalog | None = None,
     source: str = "auto",
+    actors: ir.Table | None = None,
 ) -> MetricFrame:
     """The metric per period (and segment) over local days [start, end).
 
@@ -124,10 +147,16 @@ def metric_series(
     ``user.role``, ``event.flags.search_v2`` or ``flag.search_v2``; ``filters``
     add conditions to the metric's own. ``source`` is ``auto`` (the hourly
     rollup when it is fresh and the metric allows it), ``events`` or ``rollup``.
+
+    ``actors`` (an Ibis table over the warehouse with ``actor_id``, in the
+    metric's unit, and optionally ``segment``) keeps only those actors' rows and
+    splits them by its ``segment``: a segment decided per actor by a query of
+    the caller's (a flag's arms in a window), with the rollup still usable.
+    Count, unique and ratio metrics only.
     """
     resolved = _resolve(metric, catalog)
     rollup = _rollup_choice(
-        warehouse, resolved, grain, start, end, timezone, segment, filters, source
+        warehouse, resolved, grain, start, end, timezone, segment, filters, source, actors
     )
     key = plans.plan_key(
         warehouse,
@@ -139,14 +168,17 @@ def metric_series(
         segment=segment,
         filters=[f.model_dump() for f in _filters(filters)],
         rollup=rollup,
+        actors=None if actors is None else str(warehouse.backend.compile(actors)),
     )
     plan = plans.lookup(warehouse, key)
     if plan is None:
         source = "rollup" if rollup else "events"
         expr, agg = _series(
-            warehouse, resolved, grain, start, end, timezone, segment, filters, catalog, source
-        )
-        keys = ("period_start", "segment") if segment else ("period_start",)
+            warehouse, resolved, grain, start, end, timezone, segment, filters, catalog, source,
+            actors,
+        )  # fmt: skip
+        segmented = segment is not None or (actors is not None and "segment" in actors.columns)
+        keys = ("period_start", "segment") if segmented else ("period_start",)
         plan = plans.Plan(str(warehouse.backend.compile(expr)), agg.ratio, keys)
         plans.remember(warehouse, key, plan)
     table = plans.run(warehouse, plan)
@@ -163,11 +195,11 @@ def metric_series(
 
 
 def _rollup_choice(
-    warehouse, metric, grain, start, end, timezone, segment, filters, source
+    warehouse, metric, grain, start, end, timezone, segment, filters, source, actors=None
 ) -> bool:
     timebase = Timebase(timezone, start, end, grain)
     seg = parse_field(segment) if segment else None
-    q = Query(warehouse, SeriesGrouping(timebase, seg is not None), seg, _filters(filters))
+    q = Query(warehouse, _grouping(metric, timebase, segment, actors), seg, _filters(filters))
     return use_rollup(warehouse, metric, q, source)
 
 

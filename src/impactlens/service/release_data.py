@@ -17,13 +17,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
+import ibis
+import ibis.expr.types as ir
 import numpy as np
 import pyarrow as pa
 
 from impactlens.metrics import MetricCatalog, metric_per_actor, metric_series
 from impactlens.metrics.engines import json_text
 from impactlens.metrics.query import isin_values
+from impactlens.metrics.series import ACTOR_KINDS
 from impactlens.stats.did import ActorPanel
 from impactlens.warehouse import Warehouse
 
@@ -104,6 +108,13 @@ class PanelPair:
     exposed_actors: int
 
 
+def outside_accounts(accounts: tuple[str, ...]) -> list[dict]:
+    """A metrics filter leaving out ``accounts`` (actors without an account stay)."""
+    if not accounts:
+        return []
+    return [{"field": "account.account_id", "op": "not_in", "value": list(accounts)}]
+
+
 def flag_actors(
     warehouse: Warehouse, flag: str, lo: datetime, hi: datetime, value: str = "true"
 ) -> set[str]:
@@ -113,6 +124,39 @@ def flag_actors(
     seen = json_text(warehouse.engine, window.properties, ("flags", flag))
     on = window.filter(seen == value).select("actor_id").distinct()
     return set(on.to_pyarrow().column(0).to_pylist())
+
+
+def flag_arms(
+    warehouse: Warehouse, flag: str, lo: datetime, hi: datetime, unit: str = "user"
+) -> ir.Table:
+    """A flag's rollout arms in [lo, hi) as a query: ``actor_id``, ``segment`` (``true``/``false``).
+
+    ``true``: seen with ``properties.flags.<flag> = true``; ``false``: seen with it
+    ``false`` and never ``true`` (the rollout's control arm). ``unit`` ``account``
+    gives accounts, an account with users in both arms being exposed. One scan of
+    the window's events; nothing is pulled into Python.
+    """
+    events = warehouse.table("events")
+    key = "actor_id" if unit == "user" else "account_id"
+    window = events.filter(
+        (events.timestamp >= lo) & (events.timestamp < hi) & events[key].notnull()
+    )
+    seen = json_text(warehouse.engine, window.properties, ("flags", flag))
+    rows = window.select(_k=window[key], _seen=seen)
+    rows = rows.filter(rows._seen.isin(["true", "false"]))
+    arms = rows.group_by("_k").agg(_on=(rows._seen == "true").any())
+    return arms.select(actor_id=arms._k, segment=ibis.ifelse(arms._on, "true", "false"))
+
+
+def flag_arm_sets(
+    warehouse: Warehouse, flag: str, lo: datetime, hi: datetime
+) -> tuple[set[str], set[str]]:
+    """(exposed, unexposed) actors of :func:`flag_arms`, for the difference-in-differences."""
+    table = flag_arms(warehouse, flag, lo, hi).to_pyarrow()
+    arms: tuple[set[str], set[str]] = (set(), set())
+    for actor, arm in zip(*table.to_pydict().values(), strict=True):
+        arms[arm != "true"].add(actor)
+    return arms
 
 
 def account_actors(
@@ -165,11 +209,7 @@ def actor_panels(
 
         exposed = of_accounts(exposed)
         unexposed = None if unexposed is None else of_accounts(unexposed)
-    filters = (
-        [{"field": "account.account_id", "op": "not_in", "value": list(exclude_accounts)}]
-        if exclude_accounts
-        else []
-    )
+    filters = outside_accounts(exclude_accounts)
 
     def per_actor(lo: datetime, hi: datetime) -> tuple[dict, bool]:
         frame = metric_per_actor(
@@ -304,14 +344,30 @@ def flag_chart(
     windows: Windows,
     flag: str,
     timezone: str,
+    *,
+    exclude_accounts: tuple[str, ...] = (),
 ):  # -> releases.ChartSeries (built there to keep this module free of presentation types)
-    """The metric per day for actors with and without the flag, for the release chart."""
+    """The metric per day in the flag's two arms, the groups the DiD compares, for the chart.
+
+    The arms are decided in the post window (:func:`flag_arms`, in the metric's
+    unit) and drawn over the pre and post windows, outside ``exclude_accounts``.
+    Only the post window's events are read for the flag; the metric reads the
+    hourly rollup when it can. Kinds the ``actors=`` option cannot narrow
+    (docs/metrics.md) fall back to the ``flag.<name>`` segment: every actor's
+    latest value over all events, a scan of the whole events table.
+    """
     from impactlens.service.releases import ChartSeries
 
     metric = catalog.get(metric_name)
+    arms: dict[str, Any] = (
+        {"actors": flag_arms(warehouse, flag, windows.ship, windows.post_end, metric.actor)}
+        if metric.kind in ACTOR_KINDS
+        else {"segment": f"flag.{flag}"}
+    )
+    filters = outside_accounts(exclude_accounts)
     frame = metric_series(
         warehouse, metric, grain="day", start=windows.pre_start.date(), end=windows.post_end.date(),
-        timezone=timezone, segment=f"flag.{flag}", catalog=catalog,
+        timezone=timezone, catalog=catalog, filters=filters, **arms,
     )  # fmt: skip
     rows = frame.rows()
     days = sorted({r["period_start"] for r in rows})

@@ -185,9 +185,8 @@ def _metric_impact(
         # for accounts, the other actors that belong to an account (not anonymous visitors).
         unexposed = None
         if audience.flag:
-            exposed = data.flag_actors(warehouse, audience.flag, windows.ship, windows.post_end)
-            unexposed = data.flag_actors(
-                warehouse, audience.flag, windows.ship, windows.post_end, value="false"
+            exposed, unexposed = data.flag_arm_sets(
+                warehouse, audience.flag, windows.ship, windows.post_end
             )
         else:
             exposed = data.account_actors(
@@ -216,7 +215,10 @@ def _metric_impact(
                 "pre_trend": result.pre_trend.status, "exposed_accounts": len(pair.exposed_accounts),
             },
             audience_accounts=pair.exposed_accounts,
-            chart=data.flag_chart(warehouse, catalog, metric_name, windows, audience.flag, timezone)
+            chart=data.flag_chart(
+                warehouse, catalog, metric_name, windows, audience.flag, timezone,
+                exclude_accounts=tuple(holdout),
+            )
             if audience.flag and role == "primary"
             else None,
         )  # fmt: skip
@@ -245,10 +247,7 @@ def everyone_filters(holdout: list[str]) -> list[dict]:
     """
     if not holdout:
         return []
-    return [
-        {"field": "account.account_id", "op": "exists"},
-        {"field": "account.account_id", "op": "not_in", "value": holdout},
-    ]
+    return [{"field": "account.account_id", "op": "exists"}, *data.outside_accounts(tuple(holdout))]
 
 
 def holdout_filters(holdout: list[str]) -> list[dict] | None:

@@ -9,7 +9,8 @@ child process, which reports its wall time and its peak RSS (the kernel's
 ``ru_maxrss``, exact, no sampling) and CPU time (user + system, all
 threads: on a shared machine it says what the import costs whatever else
 runs). The import runs with ``refresh_rollups=False`` and the rollup refresh
-(``refresh_pending``) is timed right after it as its own step: the "import"
+(``refresh_rollups_after_import``, what ``import_path`` runs after its
+files) is timed right after it as its own step: the "import"
 columns end when the events are durable, the "refresh" columns are the rest
 of what ``impactlens import`` takes, and "total events/s" covers both. The
 result is a Markdown table for docs/benchmarks.md.
@@ -64,7 +65,7 @@ _CHILD = textwrap.dedent(
     from pathlib import Path
     from impactlens.ingest import import_path
     from impactlens.warehouse import Warehouse
-    from impactlens.warehouse.rollups import refresh_pending
+    from impactlens.ingest.importer import refresh_rollups_after_import
 
     db, path, repeat = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
     wh = Warehouse.connect("duckdb://" + db)
@@ -79,7 +80,7 @@ _CHILD = textwrap.dedent(
         report = import_path(wh, path, refresh_rollups=False)
         elapsed, cpu_seconds = time.perf_counter() - started, cpu() - cpu_started
         started, cpu_started = time.perf_counter(), cpu()
-        refresh_pending(wh)
+        refresh_rollups_after_import(wh)
         refresh, refresh_cpu = time.perf_counter() - started, cpu() - cpu_started
         f = report.files[0]
         assert f.status == "loaded", f.to_dict()

@@ -128,12 +128,22 @@ def import_path(
         reports.append(
             import_file(warehouse, task, on_error=on_error, reserved=reserved, progress=progress)
         )
-    rollup_seconds = None
-    if refresh_rollups and warehouse.count(PENDING_TABLE):
-        started = time.perf_counter()
-        refresh_pending(warehouse)
-        rollup_seconds = time.perf_counter() - started
+    rollup_seconds = refresh_rollups_after_import(warehouse) if refresh_rollups else None
     return ImportReport(str(path), tuple(reports), rollup_seconds)
+
+
+def refresh_rollups_after_import(warehouse: Warehouse) -> float | None:
+    """Refresh the pending rollup hours; return the seconds it took (None: nothing pending).
+
+    Runs under the import's bulk settings, so its memory stays within the
+    import's limit (DuckDB spills the group-by) whatever the number of new events.
+    """
+    if not warehouse.count(PENDING_TABLE):
+        return None
+    started = time.perf_counter()
+    with warehouse.bulk_session():
+        refresh_pending(warehouse)
+    return time.perf_counter() - started
 
 
 def import_file(

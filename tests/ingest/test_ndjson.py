@@ -13,8 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from impactlens.ingest import ndjson
+from impactlens.ingest.message_checks import check_messages
 from impactlens.ingest.ndjson import extract_lines
-from impactlens.ingest.segment import FIELDS
+from impactlens.ingest.segment import FIELDS, RawMessages
 from impactlens.ingest.sources import LineChunk
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -110,3 +111,15 @@ def test_a_clean_chunk_takes_the_fast_query_and_a_malformed_line_the_checked_one
     assert calls[:2] == [ndjson._FAST, ndjson._CHECKED]
     assert broken.table.column("ok").to_pylist() == [True, False]
     assert broken.table.column("v:type").to_pylist() == ["track", None]
+
+
+def test_the_chunk_is_checked_where_it_is_extracted_with_the_same_answer() -> None:
+    lines = [b'{"type":"track","event":"E","userId":"u1","timestamp":"2026-03-02T10:00:00Z"}\n',
+             b'{"type":"track","userId":"u2","timestamp":"2026-03-02T10:00:00Z"}\n', b"[1]\n",
+             b'{"type":"identify","userId":"u3","timestamp":"2026-03-02T10:00:00Z"}\n']  # fmt: skip
+    raw = extract_lines(chunk_of(lines), 0)
+    assert raw.checked is not None
+    assert check_messages(raw) is raw.checked
+    fresh = check_messages(RawMessages(raw.table, raw.source))
+    assert fresh is not raw.checked and fresh == raw.checked
+    assert [p.line for p in fresh.problems] == [2, 3] and fresh.people == (3,)

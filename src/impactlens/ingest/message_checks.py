@@ -86,6 +86,8 @@ def _quote(value: Any) -> str:
 
 def check_messages(raw: RawMessages) -> CheckedMessages:
     """Apply every message rule to ``raw``; see docs/data-contract.md for the list."""
+    if raw.checked is not None:
+        return raw.checked
     t = raw.table
     f = Fields(t)
     ok = pc.fill_null(t.column("ok"), False)

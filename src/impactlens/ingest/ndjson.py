@@ -15,6 +15,7 @@ guarding the parse.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,6 +27,7 @@ import sqlglot
 import sqlglot.expressions as sge
 
 from impactlens.ingest.compute import ComputeError, run
+from impactlens.ingest.message_checks import check_messages
 from impactlens.ingest.segment import FIELDS, RawMessages
 from impactlens.ingest.sources import LineChunk
 
@@ -166,7 +168,9 @@ def extract_lines(chunk: LineChunk, first_seq: int) -> RawMessages:
         columns[f"t:{name}"], columns[f"v:{name}"] = _typed(
             result.column(f"j:{name}").combine_chunks()
         )
-    return RawMessages(pa.table(columns), _Lines(chunk.lines))
+    raw = RawMessages(pa.table(columns), _Lines(chunk.lines))
+    # Checked here, in the caller's (worker) thread: see RawMessages.checked.
+    return dataclasses.replace(raw, checked=check_messages(raw))
 
 
 def _typed(texts: pa.Array) -> tuple[pa.Array, pa.Array]:

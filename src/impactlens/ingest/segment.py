@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
+
+if TYPE_CHECKING:
+    from impactlens.ingest.message_checks import CheckedMessages
 
 # (column suffix, JSON path): the fields of a message impactlens reads.
 FIELDS: tuple[tuple[str, str], ...] = (
@@ -51,10 +54,14 @@ class RawMessages:
     ``detail`` (why the JSON is invalid), and ``t:<field>`` / ``v:<field>``
     for each field in ``FIELDS``. ``source`` gives back a parsed message by
     row index, for the few rows Python must look at (identify, group, hashing).
+    ``checked`` is the batch's ``check_messages`` result when the extractor has
+    already computed it: NDJSON extraction does, in its worker thread, so the
+    checking overlaps with the caller staging the previous batch.
     """
 
     table: pa.Table
     source: Sequence[Any]
+    checked: CheckedMessages | None = field(default=None, compare=False, repr=False)
 
     def message(self, index: int) -> Any:
         item = self.source[index]

@@ -31,7 +31,13 @@ SHIP = datetime(2026, 3, 2)
 ACCOUNTS = tuple(f"acc-{i:02d}" for i in range(40))
 GONE = ACCOUNTS[35:]  # their users stop 10 days before the ship day
 EVERYONE = "fewer-errors"  # a release shipped to everyone: no audience
-AUDIENCE = ACCOUNTS[:20]  # the account release's audience: more than a literal IN list holds
+AUDIENCE = ACCOUNTS[:20]
+# Releases whose audience is a filter: one the accounts' plan answers (the pilot's
+# 20 accounts are the enterprise ones), one that is not a simple filter.
+FILTERED = {
+    "pilot-by-plan": "plan = 'enterprise'",
+    "big-accounts": "seats > 10",
+}  # the account release's audience: more than a literal IN list holds
 ANONYMOUS = 400
 SESSIONS = 6  # per user and day
 METRICS = """
@@ -99,7 +105,8 @@ def _events(seed: int = 11) -> list[dict]:
 
 def _fill(wh, events: list[dict], held: tuple[str, ...] = ()) -> None:
     wh.write("events", pa.Table.from_pylist(events))
-    accounts = {"account_id": list(ACCOUNTS), "name": list(ACCOUNTS), "plan": ["pro"] * 40}
+    plans = ["enterprise" if a in AUDIENCE else "pro" for a in ACCOUNTS]
+    accounts = {"account_id": list(ACCOUNTS), "name": list(ACCOUNTS), "plan": plans}
     if held:
         accounts["attributes"] = [json.dumps({"holdout": a in held}) for a in ACCOUNTS]
     wh.write("accounts", pa.table(accounts))
@@ -121,10 +128,14 @@ def _fill(wh, events: list[dict], held: tuple[str, ...] = ()) -> None:
         pa.Table.from_pylist([
             {"release_id": "new-search", "title": "New search", "kind": "feature",
              "shipped_at": SHIP + timedelta(hours=8), "audience_flag": "new_search",
-             "audience_accounts": None, **hypothesis},
+             "audience_accounts": None, "audience_filter": None, **hypothesis},
             {"release_id": "pilot", "title": "Pilot accounts", "kind": "feature",
              "shipped_at": SHIP + timedelta(hours=8), "audience_flag": None,
              "audience_accounts": json.dumps(list(AUDIENCE)), **hypothesis},
+            *({"release_id": rid, "title": "By filter", "kind": "feature",
+               "shipped_at": SHIP + timedelta(hours=8), "audience_flag": None,
+               "audience_accounts": None, "audience_filter": text, **hypothesis}
+              for rid, text in FILTERED.items()),
             {"release_id": EVERYONE, "title": "Fewer errors", "kind": "fix",
              "shipped_at": SHIP + timedelta(hours=8), "audience_flag": None,
              "audience_accounts": None, "hypothesis_metric": "error_rate",
@@ -380,3 +391,24 @@ def test_flag_arms_are_the_sets_the_estimate_uses(world) -> None:
         - exposed
     )
     assert len(exposed) == len(unexposed) == 35
+
+
+def test_a_filter_audience_is_the_accounts_it_selects(world) -> None:
+    workspace, wh, _ = world
+    pilot, by_plan = (review_release(wh, workspace, r) for r in ("pilot", "pilot-by-plan"))
+    assert by_plan.primary.method.startswith("difference-in-differences")
+    for a, b in ((pilot.primary, by_plan.primary), (pilot.guardrails[0], by_plan.guardrails[0])):
+        assert (b.relative, b.lower, b.upper) == (a.relative, a.lower, a.upper)
+        assert b.details == a.details
+    assert (by_plan.reach_users, by_plan.reach_accounts) == (
+        pilot.reach_users,
+        pilot.reach_accounts,
+    )
+    assert not any("filter" in n for n in by_plan.notes)
+
+
+def test_a_filter_it_cannot_read_is_said_not_hidden(world) -> None:
+    workspace, wh, _ = world
+    got = review_release(wh, workspace, "big-accounts")
+    assert got.primary.method.startswith("structural_time_series")
+    assert any("'seats > 10' is not a simple filter" in n for n in got.notes), got.notes

@@ -115,6 +115,31 @@ def outside_accounts(accounts: tuple[str, ...]) -> list[dict]:
     return [{"field": "account.account_id", "op": "not_in", "value": list(accounts)}]
 
 
+def audience_accounts(
+    warehouse: Warehouse, accounts: tuple[str, ...], filter_text: str | None
+) -> tuple[tuple[str, ...] | None, str | None]:
+    """(the accounts a release's audience names, a note): its list, or what a filter selects.
+
+    A filter is read as the accounts page reads it (``service.accounts.release_impact``):
+    ``column = 'value'``, ``!=``, ``in ('a', 'b')``, joined by ``and``, over the
+    accounts' columns and attributes. Anything else gives ``None`` (no accounts
+    named) and a note that says so.
+    """
+    if accounts or not filter_text:
+        return (accounts or None), None
+    from impactlens.service.accounts.release_impact import filter_predicate
+
+    table = warehouse.table("accounts")
+    predicate = filter_predicate(table, filter_text)
+    if predicate is None:
+        return None, (
+            f"audience filter {filter_text!r} is not a simple filter over accounts "
+            "(column = 'value', column in ('a', 'b'), joined by and): estimated as shipped to everyone"
+        )
+    chosen = table.filter(predicate).account_id.to_pyarrow().to_pylist()
+    return tuple(sorted(chosen)), None
+
+
 def flag_actors(
     warehouse: Warehouse, flag: str, lo: datetime, hi: datetime, value: str = "true"
 ) -> set[str]:

@@ -177,10 +177,12 @@ def _metric_impact(
     windows: data.Windows,
     timezone: str,
     holdout: list[str],
+    accounts: tuple[str, ...] | None = None,
 ) -> MetricImpact:
+    """One metric's estimate; ``accounts`` are the accounts the audience names (list or filter)."""
     metric = catalog.get(metric_name)
     audience = release.audience
-    if not audience.is_everyone and (audience.flag or audience.accounts):
+    if audience.flag or accounts is not None:
         # Unexposed: a flag's own control arm (seen with it false after the ship day);
         # for accounts, the other actors that belong to an account (not anonymous visitors).
         unexposed = None
@@ -190,7 +192,7 @@ def _metric_impact(
             )
         else:
             exposed = data.account_actors(
-                warehouse, audience.accounts, windows.pre_start, windows.post_end
+                warehouse, accounts or (), windows.pre_start, windows.post_end
             )
         pair = data.actor_panels(
             warehouse, catalog, metric_name, windows, exposed=exposed, timezone=timezone,
@@ -317,13 +319,18 @@ def review_release(
     holdout = data.holdout_accounts(warehouse)
     tz = workspace.config.timezone
     primary = guardrails = None
-    notes: list[str] = []
+    named, audience_note = (None, None)
+    if not release.audience.flag:
+        named, audience_note = data.audience_accounts(
+            warehouse, release.audience.accounts, release.audience.filter
+        )
+    notes: list[str] = [audience_note] if audience_note else []
     if windows.post_days >= 1:
         primary = _metric_impact(
-            warehouse, catalog, release, hypothesis.metric, "primary", windows, tz, holdout
+            warehouse, catalog, release, hypothesis.metric, "primary", windows, tz, holdout, named
         )
         guardrails = tuple(
-            _metric_impact(warehouse, catalog, release, g, "guardrail", windows, tz, holdout)
+            _metric_impact(warehouse, catalog, release, g, "guardrail", windows, tz, holdout, named)
             for g in hypothesis.guardrails
             if g in catalog
         )
@@ -357,8 +364,8 @@ def review_release(
     if confounded:
         reason += f" Confounded with {', '.join(confounded)}: shipped days apart on the same metric, so the estimate covers them together."
     audience_accounts = primary.audience_accounts if primary is not None else None
-    if audience_accounts is None and not release.audience.is_everyone and release.audience.accounts:
-        audience_accounts = release.audience.accounts
+    if audience_accounts is None and named is not None:
+        audience_accounts = named
     users, accounts, arr = data.reach(warehouse, windows, audience_accounts, exclude=tuple(holdout))
     statement = f"{release.release_id} {statement}" + (
         f" for {users:,} users in {accounts:,} accounts worth ${arr:,.0f} ARR" if users else ""

@@ -315,3 +315,14 @@ def test_empty_warehouse_gives_an_empty_report(warehouse):
     report = compute_health(warehouse)
     assert report.scores.shape == (0, 0)
     assert report.to_dict()["accounts"] == []
+
+
+def test_an_event_name_with_a_nul_character_is_never_a_key_feature(warehouse):
+    # DuckDB's parser ends a string literal at a NUL byte: a key feature named so would
+    # break the panel query (found by the server's fuzz test on GET /api/v1/accounts).
+    rows = [("acc-a", "u1", "Report\x00Created", at(w, day=d)) for w in range(3) for d in range(5)]
+    rows += [("acc-a", "u1", "Report Created", at(w)) for w in range(3)]
+    warehouse.write("events", _events(rows))
+    report = compute_health(warehouse)
+    assert report.panel.key_features == ("Report Created",)
+    assert report.panel.breadth[0].max() == 1

@@ -2,21 +2,19 @@
 
 Usage is a random walk in log space by month: small ups and downs for every
 account and, now and then, a disengagement: two or three months in which the
-account's usage halves every month (``DISENGAGEMENT``), as customers about to
-leave stop using the product over the months before they go. A walk, not noise
-around a fixed trend, so a month's decline is not undone the next month: what the
-churn features see in the last weeks before a snapshot still holds over the
-months its label covers.
+account's usage halves every month (``DISENGAGEMENT``). A walk, not noise around a
+fixed trend, so a month's decline is not undone the next month.
 
-Churn follows a known monthly hazard (the coefficients are in ``CHURN_MODEL`` and
-in truth.json): it rises with the decline of the account's activity over the
-previous month (its users present x their usage, so a champion who leaves counts
-as much as a team that logs in less), with the previous month's support tickets
-per seat, for detractor accounts, and falls with size. Tickets are drawn here,
-per account and day, from the *expected* errors and sessions, because churn must
-be known before events are drawn (churned accounts stop producing events) and
-churn depends on tickets. Seats (and MRR) follow usage two months late: customers
-resize their plan after their usage has moved.
+Paying accounts decide to leave by a known monthly hazard (``leaving.CHURN_MODEL``,
+in truth.json) on the decline of their activity that month (its users present x
+their usage, so a champion who leaves counts as much as a team that logs in
+less), the month's support tickets per seat, being a detractor, and size; then
+they wind down (usage falls, billing tickets, lower survey answers) and churn
+30-90 days later (``leaving.WIND_DOWN``). Tickets are drawn here, per account and
+day, from the *expected* errors and sessions of the walk, because churn must be
+known before events are drawn (churned accounts stop producing events) and the
+decision depends on tickets. Seats (and MRR) follow usage two months late:
+customers resize their plan after their usage has moved.
 """
 
 from __future__ import annotations
@@ -28,9 +26,15 @@ import numpy as np
 
 from impactlens.demo import catalog as c
 from impactlens.demo.company import PRICE_PER_SEAT, TRIAL_DAYS, Accounts, Users
-from impactlens.demo.profile import DAY_MS, HOUR_MS, Period, rng_for, to_ms
+from impactlens.demo.leaving import (
+    DETRACTOR_BELOW,
+    NEVER,
+    decide_to_leave,
+    wind_down,
+    wind_down_tickets,
+)
+from impactlens.demo.profile import DAY_MS, Period, rng_for, to_ms
 
-NEVER = np.iinfo(np.int64).max
 TICKET_TAGS = ("export;timeout", "billing", "search", "reports", "login", "reports;bulk-actions")
 # Expected tickets per expected session, by tag (billing, search, reports, login) ...
 BASE_TICKETS_PER_SESSION = 0.0025
@@ -39,14 +43,6 @@ BASE_TAG_SHARE = {"billing": 0.3, "search": 0.25, "reports": 0.25, "login": 0.2}
 TICKETS_PER_EXPORT_ERROR = 0.03
 TICKETS_PER_BULK_ERROR = 0.03
 
-CHURN_MODEL = {
-    "intercept": -4.0,
-    "usage_decline": 5.0,  # per unit of log activity lost from mid-month m-2 to m-1
-    "log1p_tickets_per_10_seats": 0.8,  # tickets of month m-1 per 10 seats (at least 10)
-    "detractor": 1.8,  # account's latent NPS below 6.5
-    "log_seats": -0.4,
-}
-DETRACTOR_BELOW = 6.5
 SEAT_LAG_MONTHS = 2
 USAGE_STEP_SD = 0.06  # month-to-month change of log usage outside a disengagement
 
@@ -87,7 +83,7 @@ class Lifecycle:
     seats: np.ndarray  # (accounts, months)
     mrr: np.ndarray  # (accounts, months)
     status: np.ndarray  # (accounts, months): "", "trial", "active", "churned"
-    hazard_rows: int = 0
+    decided_ms: np.ndarray  # the account decided to leave (wind-down from then on); NEVER
     extra: dict[str, float] = field(default_factory=dict)
 
 
@@ -168,35 +164,29 @@ def simulate_lifecycle(accounts: Accounts, users: Users, period: Period, seed: i
     expired = accounts.trial & ~accounts.converted & (trial_end < period.end_ms)
     churn[expired], reason[expired] = trial_end[expired], "trial_expired"
 
-    detractor = accounts.nps_mean < DETRACTOR_BELOW
-    # Tickets per 10 seats (at least 10): three tickets are a crisis at a five-seat
-    # customer and a quiet month at a 300-seat one.
-    ticket_rate = 10 * monthly_tickets / np.maximum(accounts.seats, 10)[:, None]
-    m = CHURN_MODEL
-    rows = 0
-    for k in range(1, n_m):
-        paying = (np.where(accounts.trial, conversion, accounts.created_ms) < month_ms[k]) & (
-            churn == NEVER
-        )
-        # index k is calendar month k-1; no decline before the account had users
-        with np.errstate(invalid="ignore"):
-            decline = activity[:, k - 1] - activity[:, k]
-        decline = np.where(np.isfinite(decline), decline, 0.0)
-        logit = (
-            m["intercept"]
-            + m["usage_decline"] * decline
-            + m["log1p_tickets_per_10_seats"] * np.log1p(ticket_rate[:, k - 1])
-            + m["detractor"] * detractor
-            + m["log_seats"] * np.log(accounts.seats)
-        )
-        end_k = min(month_ms[k + 1], period.end_ms)
-        share = (end_k - month_ms[k]) / (month_ms[k + 1] - month_ms[k])
-        hazard = 1 - (1 - 1 / (1 + np.exp(-logit))) ** share
-        hit = paying & (rng.random(n) < hazard)
-        rows += int(paying.sum())
-        when = month_ms[k] + (rng.random(n) * (end_k - month_ms[k])).astype(np.int64)
-        churn[hit] = (when[hit] // HOUR_MS) * HOUR_MS
-        reason[hit] = "hazard"
+    # Tickets per 10 seats (at least 10) of each month, a whole month's worth: three
+    # tickets are a crisis at a five-seat customer and a quiet month at a 300-seat one.
+    in_period = np.bincount(day_month, minlength=n_m) / (np.diff(month_ms) / DAY_MS)
+    ticket_rate = 10 * monthly_tickets / in_period / np.maximum(accounts.seats, 10)[:, None]
+    decided, left = decide_to_leave(
+        rng_for(seed, "decide"),
+        month_ms,
+        (period.start_ms, period.end_ms),
+        np.where(accounts.trial, conversion, accounts.created_ms),
+        activity,
+        ticket_rate,
+        accounts.nps_mean < DETRACTOR_BELOW,
+        accounts.seats,
+    )
+    hit = (left < NEVER) & (churn == NEVER)
+    churn[hit], reason[hit] = left[hit], "hazard"
+    # The wind-down: usage falls from the decision on and billing tickets about leaving
+    # come on top of the account's usual ones (those follow the walk: its problems stay).
+    usage = (usage * np.exp(-wind_down(decided, day_mid))).astype(np.float32)
+    tickets[:, :, TICKET_TAGS.index("billing")] += wind_down_tickets(
+        rng_for(seed, "wind-down"), decided, churn, day_start
+    )
+    log_u = log_u - wind_down(decided, mid)
 
     seats, mrr, status = _billing(accounts, months, month_ms, log_u, conversion, churn)
     return Lifecycle(
@@ -209,7 +199,7 @@ def simulate_lifecycle(accounts: Accounts, users: Users, period: Period, seed: i
         seats=seats,
         mrr=mrr,
         status=status,
-        hazard_rows=rows,
+        decided_ms=decided,
     )
 
 

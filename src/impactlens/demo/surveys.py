@@ -27,11 +27,36 @@ from impactlens.demo.world import World
 SURVEYS = ("nps", "csat", "ces")
 ANSWER_RATE = {"nps": 0.3, "csat": 0.12, "ces": 0.1}
 IN_APP_SHARE = 0.4
-# score = base + sat x (account NPS mean - 7.4) + usage x z_usage - errors x (error level - 1) + N(0, noise)
+# score = base + sat x (account NPS mean - 7.4) + usage x z_usage - errors x (error level - 1)
+#         - leaving x [the account decided to leave (leaving.py)] + N(0, noise)
 SCORE_MODEL: dict[str, dict[str, Any]] = {
-    "nps": {"base": 7.4, "sat": 1.0, "usage": 0.6, "errors": 3.5, "noise": 1.3, "range": (0, 10)},
-    "csat": {"base": 3.8, "sat": 0.25, "usage": 0.3, "errors": 0.6, "noise": 0.7, "range": (1, 5)},
-    "ces": {"base": 5.0, "sat": 0.3, "usage": 0.3, "errors": 0.8, "noise": 1.0, "range": (1, 7)},
+    "nps": {
+        "base": 7.4,
+        "sat": 1.0,
+        "usage": 0.6,
+        "errors": 3.5,
+        "leaving": 3.0,
+        "noise": 1.3,
+        "range": (0, 10),
+    },
+    "csat": {
+        "base": 3.8,
+        "sat": 0.25,
+        "usage": 0.3,
+        "errors": 0.6,
+        "leaving": 0.5,
+        "noise": 0.7,
+        "range": (1, 5),
+    },
+    "ces": {
+        "base": 5.0,
+        "sat": 0.3,
+        "usage": 0.3,
+        "errors": 0.8,
+        "leaving": 0.5,
+        "noise": 1.0,
+        "range": (1, 7),
+    },
 }
 COMMENT_SHARE = 0.45
 _TEMPLATES: dict[str, dict[str, tuple[str, ...]]] = {
@@ -103,6 +128,7 @@ def answer_surveys(world: World, idx: np.ndarray, rng: np.random.Generator) -> S
         * (p_fail + kappa)
         / (users.export_rate.mean() * (c.P_FAIL_BEFORE + c.KAPPA))
     )
+    leaving = ts >= world.life.decided_ms[a]
     score = np.zeros(len(user))
     for k, name in enumerate(SURVEYS):
         m, sel = SCORE_MODEL[name], survey == k
@@ -111,6 +137,7 @@ def answer_surveys(world: World, idx: np.ndarray, rng: np.random.Generator) -> S
             + m["sat"] * (accounts.nps_mean[a[sel]] - 7.4)
             + m["usage"] * z_usage[sel]
             - m["errors"] * (error_level[sel] - 1)
+            - m["leaving"] * leaving[sel]
             + rng.normal(0, m["noise"], int(sel.sum()))
         )
         score[sel] = np.round(raw).clip(*m["range"])

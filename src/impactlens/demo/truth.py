@@ -19,14 +19,8 @@ from impactlens.demo.backlog import BACKLOG, REACH_EVENT
 from impactlens.demo.company import TRIAL_CONVERSION, TRIAL_DAYS
 from impactlens.demo.delivery import PLANTED, Delivery, dora_figures
 from impactlens.demo.experiment_truth import experiment_truth
-from impactlens.demo.lifecycle import (
-    CHURN_MODEL,
-    DETRACTOR_BELOW,
-    DISENGAGEMENT,
-    NEVER,
-    TICKET_TAGS,
-    USAGE_STEP_SD,
-)
+from impactlens.demo.leaving import CHURN_MODEL, DETRACTOR_BELOW, NEVER, WIND_DOWN
+from impactlens.demo.lifecycle import DISENGAGEMENT, TICKET_TAGS, USAGE_STEP_SD
 from impactlens.demo.profile import DAY_MS, WEEKDAY_FACTOR, iso_one
 from impactlens.demo.surveys import ANSWER_RATE, IN_APP_SHARE, SCORE_MODEL, SURVEYS, SurveyAnswers
 from impactlens.demo.tally import Tally
@@ -188,20 +182,32 @@ def _churn(world: World) -> dict:
     life, acc = world.life, world.accounts
     churned = life.churn_ms < NEVER
     return {
-        "model": "monthly hazard, logit h = intercept + sum(coef x feature)",
+        "model": (
+            "a paying account decides to leave by a monthly hazard, logit h = intercept"
+            " + sum(coef x feature), then winds down and churns lead_days later"
+        ),
         "coefficients": CHURN_MODEL,
         "features": {
             "usage_decline": (
                 "log expected activity (users present x their session rates x the latent usage)"
-                " at mid-month m-2 minus mid-month m-1; the account's events follow it"
+                " at mid-month m-1 minus mid-month m; the account's events follow it"
             ),
             "log1p_tickets_per_10_seats": (
-                "log(1 + 10 x tickets the account filed in month m-1 / max(seats, 10)),"
+                "log(1 + 10 x tickets the account filed in month m / max(seats, 10)),"
                 " tickets.csv and accounts.csv seats"
             ),
             "detractor": f"account's latent NPS mean below {DETRACTOR_BELOW} (its NPS answers are low)",
             "log_seats": "log of the account's seats (accounts.csv seats)",
         },
+        "wind_down": {
+            **asdict(WIND_DOWN),
+            "note": (
+                "from the decision on, log usage falls by `decline` every 30 days, the account"
+                " files `tickets` extra billing tickets every 30 days and its survey answers lose"
+                " surveys.leaving points; it churns lead_days later"
+            ),
+        },
+        "decided": int((life.decided_ms < NEVER).sum()),
         "disengagement": {
             **asdict(DISENGAGEMENT),
             "step_sd": USAGE_STEP_SD,

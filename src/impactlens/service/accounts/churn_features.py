@@ -19,21 +19,22 @@ from impactlens.service.accounts.panel import EPOCH_MONDAY, AccountPanel, week_o
 
 # (name, what it measures); k = the health window (4 weeks by default).
 FEATURES: tuple[tuple[str, str], ...] = (
-    ("events_log", "usage level: log(1 + events in the last k weeks)"),
+    ("events_per_seat_log", "usage level: log(1 + events per seat in the last k weeks)"),
     (
         "usage_trend",
-        "usage trend: log((1 + events, last k weeks) / (1 + events, the k weeks before))",
+        "usage trend: log((1 + events, last k weeks) / (1 + events, the k weeks before))"
+        " (shorter windows, at least 2 weeks each, when there is less history)",
     ),
-    ("active_share", "share of seats active: mean weekly active users / seats, last k weeks"),
     ("breadth", "adoption breadth: share of the key features used in the last k weeks"),
-    ("tickets_log", "tickets: log(1 + tickets opened in the last k weeks)"),
-    ("tickets_12w_log", "tickets: log(1 + tickets opened in the last 12 weeks)"),
+    (
+        "tickets_12w_rate",
+        "tickets: log(1 + tickets opened in the last 12 weeks per 10 seats, at least 10)",
+    ),
     ("high_open", "open high-priority tickets"),
     ("nps_mean", "mean NPS answer (0-10) in the last 26 weeks"),
     ("nps_missing", "1 when the account gave no NPS answer in the last 26 weeks"),
     ("csat_mean", "mean CSAT answer (1-5) in the last 26 weeks"),
     ("csat_missing", "1 when the account gave no CSAT answer in the last 26 weeks"),
-    ("mrr_log", "revenue level: log(1 + MRR)"),
     ("mrr_change", "MRR change: MRR / MRR three months earlier - 1"),
     ("tenure_years", "tenure: years since the account was created"),
     ("seats_log", "account size: log(seats)"),
@@ -41,6 +42,7 @@ FEATURES: tuple[tuple[str, str], ...] = (
 FEATURE_NAMES: tuple[str, ...] = tuple(name for name, _ in FEATURES)
 FEATURE_LABELS: dict[str, str] = dict(FEATURES)
 SURVEY_WEEKS = 26
+TICKET_MIN_SEATS = 10
 
 
 @dataclass(frozen=True, eq=False)
@@ -59,6 +61,25 @@ def _window(cum: np.ndarray, col: int, k: int) -> np.ndarray:
     return cum[:, col] - lower
 
 
+def _usage_trend(cum: np.ndarray, col: int, k: int, created_col: np.ndarray) -> np.ndarray:
+    """log((1 + events, last j weeks) / (1 + events, the j weeks before)), both scaled to k weeks.
+
+    j = k when the account has 2k whole weeks of data before the snapshot, else as many
+    as it has (at least 2): the first week of the data and the account's signup week
+    are partial and never used, as a cut window reads as growth that never happened.
+    """
+    whole = col - np.maximum(1, created_col + 1) + 1
+    j = np.minimum(k, whole // 2)
+    out = np.full(len(created_col), np.nan)
+    for width in np.unique(j[j >= 2]):
+        rows = j == width
+        recent = _window(cum, col, int(width))[rows]
+        prior = _window(cum, col - int(width), int(width))[rows]
+        scale = k / width
+        out[rows] = np.log((1 + scale * recent) / (1 + scale * prior))
+    return out
+
+
 class FeatureReader:
     """Reads the feature matrix of any panel week; cumulative sums are built once."""
 
@@ -68,7 +89,6 @@ class FeatureReader:
             name: np.cumsum(getattr(panel, name), axis=1)
             for name in (
                 "events",
-                "active_users",
                 "tickets",
                 "nps_n",
                 "nps_sum",
@@ -80,15 +100,7 @@ class FeatureReader:
     def at(self, col: int, accounts: np.ndarray, day: date) -> np.ndarray:
         p, k, c = self.panel, self.k, self.cum
         recent = _window(c["events"], col, k)
-        # The trend compares two whole windows of an account that existed through both
-        # (as the health score's usage trend): a window cut by the start of the data or
-        # by the account's signup reads as growth that never happened.
-        prior = np.full(p.n_accounts, np.nan)
-        if col - 2 * k + 1 >= 0:
-            existed = p.created_week <= p.first_week + col - 2 * k + 1
-            prior = np.where(existed, _window(c["events"], col - k, k), np.nan)
         with np.errstate(divide="ignore", invalid="ignore"):
-            share = _window(c["active_users"], col, k) / k / p.seats[:, col]
             nps_n = _window(c["nps_n"], col, SURVEY_WEEKS)
             csat_n = _window(c["csat_n"], col, SURVEY_WEEKS)
             nps = np.where(nps_n > 0, _window(c["nps_sum"], col, SURVEY_WEEKS) / nps_n, np.nan)
@@ -102,22 +114,23 @@ class FeatureReader:
             mrr_change = np.where(mrr_then > 0, mrr_now / mrr_then - 1.0, np.nan)
         tenure = (day64 - p.created_day).astype(float) / 365.25
         n_features = max(len(p.key_features), 1)
+        seats = np.where(p.seats[:, col] > 0, p.seats[:, col], np.nan)
+        # per 10 seats, at least 10 (as the health score's tickets): three tickets are a
+        # crisis at a five-seat customer and a quiet month at a 300-seat one
+        per_10 = 10 / np.maximum(np.nan_to_num(seats, nan=TICKET_MIN_SEATS), TICKET_MIN_SEATS)
         columns = (
-            np.log1p(recent),
-            np.log((1 + recent) / (1 + prior)),
-            np.where(p.seats[:, col] > 0, share, np.nan),
+            np.log1p(recent / seats),
+            _usage_trend(c["events"], col, k, p.created_week - p.first_week),
             p.breadth[:, col] / n_features,
-            np.log1p(_window(c["tickets"], col, k)),
-            np.log1p(_window(c["tickets"], col, 12)),
+            np.log1p(_window(c["tickets"], col, 12) * per_10),
             p.high_open[:, col],
             nps,
             np.isnan(nps).astype(float),
             csat,
             np.isnan(csat).astype(float),
-            np.log1p(np.nan_to_num(mrr_now, nan=0.0)),
             mrr_change,
             tenure,
-            np.log(np.where(p.seats[:, col] > 0, p.seats[:, col], np.nan)),
+            np.log(seats),
         )
         return np.column_stack(columns)[accounts]
 

@@ -140,7 +140,7 @@ class ChurnConfig(_Strict):
     risk_threshold: float = Field(default=0.3, gt=0, lt=1)
     top_k_share: float = Field(default=0.1, gt=0, le=1)
     calibration_bins: int = Field(default=5, ge=2, le=20)
-    regularization: float = Field(default=1.0, gt=0)  # C of the logistic regression
+    regularization: float = Field(default=0.1, gt=0)  # C of the logistic regression
     null_check: bool = True  # also back-test on shuffled labels (expected AUC ~ 0.5)
     null_repeats: int = Field(default=3, ge=1, le=50)  # shuffles per fold, averaged
     seed: int = 0

@@ -134,21 +134,22 @@ def _scatter(
 
 
 def key_features(warehouse: Warehouse, config: HealthConfig) -> tuple[str, ...]:
-    """The configured key features, or the ``top_n`` most used track events."""
+    """The configured key features, or the ``top_n`` most used track events.
+
+    A name holding a NUL character is left out: DuckDB's parser ends a string literal
+    at a NUL byte, so the panel query that compares events with it would not parse
+    (found by the server's fuzz test); no product event is named so.
+    """
     breadth = config.components.breadth
     if breadth.features:
-        return tuple(breadth.features)
+        return tuple(f for f in breadth.features if "\x00" not in f)
     ev = warehouse.table("events")
     usage = ev.filter(
         ev.event.notnull() & ~ev.event.isin([*RESERVED_EVENTS, *config.exclude_events])
     )
-    top = (
-        usage.group_by("event")
-        .agg(n=usage.count())
-        .order_by([ibis.desc("n"), "event"])
-        .limit(breadth.top_n)
-    )
-    return tuple(str(v) for v in _rows(top)["event"])
+    counts = _rows(usage.group_by("event").agg(n=usage.count()))
+    ranked = sorted(zip(counts["event"], counts["n"], strict=True), key=lambda r: (-r[1], r[0]))
+    return tuple(str(e) for e, _ in ranked if "\x00" not in str(e))[: breadth.top_n]
 
 
 def build_panel(warehouse: Warehouse, config: HealthConfig | None = None) -> AccountPanel:

@@ -78,12 +78,19 @@ def prepare(folder: Path, events: int) -> dict:
     import metrics_data
     import pyarrow.parquet as pq
 
+    from impactlens.metrics import load_metrics
+    from impactlens.metrics.planner import keep_pairs
     from impactlens.warehouse import Warehouse
     from impactlens.warehouse.rollups import rebuild_rollups, refresh_after_import
 
     manifest = folder / "manifest.json"
     if manifest.exists() and json.loads(manifest.read_text()).get("target") == events:
-        return json.loads(manifest.read_text())
+        info = json.loads(manifest.read_text())
+        upgraded = upgrade(folder)
+        if upgraded:
+            info.update(upgraded)
+            manifest.write_text(json.dumps(info))
+        return info
     t = time.perf_counter()
     tables = metrics_data.generate(events)
     metrics_data.write(tables, folder)
@@ -98,6 +105,7 @@ def prepare(folder: Path, events: int) -> dict:
     loaded = time.perf_counter() - t
     t = time.perf_counter()
     rebuild_rollups(wh)
+    keep_pairs(wh, load_metrics(DEMO_METRICS))
     full = time.perf_counter() - t
     # An import of one more day of events: the rollup refresh for that day alone.
     last = pq.read_table(folder / "events.parquet", columns=["timestamp"]).column(0)
@@ -119,17 +127,50 @@ def prepare(folder: Path, events: int) -> dict:
     return info
 
 
-def measure_rollup(folder: Path) -> dict:
-    """The rollups' import-time cost, measured again on a copy of the reused warehouse.
+def upgrade(folder: Path) -> dict:
+    """Bring a reused warehouse to this code's schema (its migrations rebuild the rollups)
+    and register the demo's pair tables; {} when nothing was to do."""
+    from impactlens.metrics import load_metrics
+    from impactlens.metrics.planner import keep_pairs
+    from impactlens.warehouse import SCHEMA_VERSION, Warehouse
+    from impactlens.warehouse.rollups import pair_definitions
 
-    Full: both rollups rebuilt from all events. One day: what an import of a day of
-    events pays (``refresh_after_import`` over the last day's hours: delete, recompute
-    from events in that range, then the freshness check).
+    wh = Warehouse.connect(f"duckdb://{folder / 'warehouse.duckdb'}")
+    try:
+        before = wh.schema_version()
+        t = time.perf_counter()
+        wh.ensure_schema()
+        migrated = time.perf_counter() - t
+        known = {d["pair_key"] for d in pair_definitions(wh)}
+        t = time.perf_counter()
+        keys = keep_pairs(wh, load_metrics(DEMO_METRICS))
+        paired = time.perf_counter() - t
+    finally:
+        wh.close()
+    out = {}
+    if before != SCHEMA_VERSION:
+        out[f"migrated_from_{before}_s"] = migrated
+    if set(keys) - known:
+        out["pairs_registered_s"] = paired
+    return out
+
+
+def measure_rollup(folder: Path) -> dict:
+    """The import-time cost of each derived table, measured again on a copy of the warehouse.
+
+    Full: each rollup rebuilt from scratch in the order an import writes them (hourly from
+    events; activity and counts from the hourly rollup; the registered pair tables from
+    events). One day: what an import of a day of events pays (``refresh_after_import``
+    over the last day's hours: delete, recompute from events in that range, the pair
+    tables from the day before it on, then the freshness check), and the pair tables'
+    share of it timed alone.
     """
     import shutil
 
+    import sqlglot as sg
+
     from impactlens.warehouse import Warehouse
-    from impactlens.warehouse.rollups import rebuild_rollups, refresh_after_import
+    from impactlens.warehouse.rollups import _build, refresh_after_import, refresh_pairs
 
     copy = folder / "rollup-cost.duckdb"
     shutil.copyfile(folder / "warehouse.duckdb", copy)
@@ -137,20 +178,34 @@ def measure_rollup(folder: Path) -> dict:
         wh = Warehouse.connect(f"duckdb://{copy}")
         wh.ensure_schema()  # a warehouse built before a rollup existed gets it (not timed)
         load = os.getloadavg()[0]
+        full = {}
+        for table, build in _build(wh, None, None):
+            t = time.perf_counter()
+            wh.execute_statement(sg.delete(sg.table(table, quoted=True)))
+            wh.backend.insert(table, build())
+            full[table] = time.perf_counter() - t
         t = time.perf_counter()
-        rebuild_rollups(wh)
-        full = time.perf_counter() - t
+        refresh_pairs(wh, None, None)
+        full["pairs"] = time.perf_counter() - t
         events = wh.table("events")
         hi = events.timestamp.max().to_pyarrow().as_py()
         t = time.perf_counter()
         refresh_after_import(wh, hi - timedelta(days=1), hi)
         one_day = time.perf_counter() - t
+        lo_hour = (hi - timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
+        t = time.perf_counter()
+        refresh_pairs(
+            wh, lo_hour, hi.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+        )
+        pairs_one_day = time.perf_counter() - t
         wh.close()
     finally:
         copy.unlink(missing_ok=True)
     return {
-        "rollup_full_s": full,
+        "rollup_full_s": sum(full.values()),
+        "rollup_full_parts_s": full,
         "rollup_one_day_s": one_day,
+        "pairs_one_day_s": pairs_one_day,
         "rollup_measured": f"again on a copy, load average {load:.2f} at the start",
     }
 
@@ -313,8 +368,16 @@ def report(info: dict, results: dict) -> None:
     print(
         f"Load into DuckDB: {info['load_s']:.1f} s; rollup build (full): {info['rollup_full_s']:.1f} s; "
         f"rollup refresh for one day of new events: {info['rollup_one_day_s']:.2f} s "
-        f"({info.get('rollup_measured', 'when the data was built')})\n"
+        f"({info.get('rollup_measured', 'when the data was built')})"
     )
+    parts = info.get("rollup_full_parts_s", {})
+    if parts:
+        print(
+            "Full build per table: "
+            + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in parts.items())
+            + f"; pair tables' share of the one-day refresh: {info['pairs_one_day_s']:.2f} s"
+        )
+    print()
     print(
         "| contender | wall (s) | peak RSS (MB) | 1-min load average before / after |\n"
         "|---|---:|---:|---|"

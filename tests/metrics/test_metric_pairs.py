@@ -16,16 +16,18 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from impactlens.metrics import metric_series, parse_metrics
-from impactlens.metrics.planner import rollup_blocker
+from impactlens.metrics.planner import keep_pairs, rollup_blocker
 from impactlens.metrics.query import Query, SeriesGrouping
 from impactlens.metrics.timebase import Timebase
 from impactlens.warehouse import Warehouse
 from impactlens.warehouse.rollups import (
     forget_pairs,
     pair_key,
+    pairs_kept,
     rebuild_rollups,
     refresh_after_import,
     register_pairs,
+    request_pairs,
     rollup_is_fresh,
 )
 from impactlens.warehouse.schema import COUNTS_TABLE, PAIRS_TABLE, TABLES
@@ -163,11 +165,13 @@ def test_pairs_and_counts_stay_exact_over_any_sequence_of_imports(batches, regis
     wh = Warehouse.connect("duckdb://:memory:")
     wh.ensure_schema()
     written: list[dict] = []
-    keys = {}
+    keys: dict[str, str] = {}
     schema = TABLES["events"].schema.to_pyarrow()
     for step, batch in enumerate([[], *batches]):
         if step == register_at:  # before, between or after imports
-            keys = {a: register_pairs(wh, FROM, TO, a, WITHIN) for a in ("user", "account")}
+            keys["user"] = register_pairs(wh, FROM, TO, "user", WITHIN)  # built now
+            keys["account"] = request_pairs(wh, FROM, TO, "account", WITHIN)  # at the next refresh
+            assert pairs_kept(wh, keys["user"]) and not pairs_kept(wh, keys["account"])
         rows = [_event(len(written) + i, *e) for i, e in enumerate(batch)]
         if rows:
             wh.backend.insert("events", pa.Table.from_pylist(rows, schema=schema))
@@ -177,13 +181,19 @@ def test_pairs_and_counts_stay_exact_over_any_sequence_of_imports(batches, regis
         assert rollup_is_fresh(wh)
         assert kept_counts(wh) == reference_counts(written)
         for actor, key in keys.items():
-            assert kept_pairs(wh, key) == reference_pairs(written, actor), (step, actor)
-    if not keys:  # registered after the last import
-        keys = {a: register_pairs(wh, FROM, TO, a, WITHIN) for a in ("user", "account")}
-        for actor, key in keys.items():
-            assert kept_pairs(wh, key) == reference_pairs(written, actor)
+            if pairs_kept(wh, key):
+                assert kept_pairs(wh, key) == reference_pairs(written, actor), (step, actor)
+            else:  # requested at this step, nothing imported since
+                assert step == register_at and not rows and kept_pairs(wh, key) == Counter()
+    if register_at > len(batches):  # registered after the last import
+        keys["user"] = register_pairs(wh, FROM, TO, "user", WITHIN)
+        keys["account"] = request_pairs(wh, FROM, TO, "account", WITHIN)
+    refresh_after_import(wh, None, None)  # an import of nothing still builds what was asked
+    for actor, key in keys.items():
+        assert pairs_kept(wh, key)
+        assert kept_pairs(wh, key) == reference_pairs(written, actor), actor
     forget_pairs(wh, keys["user"])
-    assert kept_pairs(wh, keys["user"]) == Counter()
+    assert kept_pairs(wh, keys["user"]) == Counter() and not pairs_kept(wh, keys["user"])
     wh.close()
 
 
@@ -192,6 +202,7 @@ def test_pairs_and_counts_stay_exact_over_any_sequence_of_imports(batches, regis
 def test_metrics_on_the_kept_tables_give_the_raw_events_numbers(world, tz) -> None:
     wh = build_warehouse(world)
     rebuild_rollups(wh)
+    keep_pairs(wh, CATALOG)
     kwargs = dict(
         grain="day", start=date(2026, 3, 3), end=date(2026, 3, 24), timezone=tz, catalog=CATALOG
     )
@@ -199,8 +210,7 @@ def test_metrics_on_the_kept_tables_give_the_raw_events_numbers(world, tz) -> No
         raw = metric_series(wh, CATALOG.get(name), source="events", **kwargs)
         auto = metric_series(wh, CATALOG.get(name), source="auto", **kwargs)
         assert auto.rows() == raw.rows(), name
-    # the duration metrics registered their pairs on first use
-    assert rollup_blocker(wh, CATALOG.get("tte"), _query(wh, tz)) is None
+    assert rollup_blocker(wh, CATALOG.get("tte"), _query(wh, tz)) is None  # pairs were read
 
 
 def _query(wh: Warehouse, tz: str = "UTC", segment: str | None = None) -> Query:
@@ -219,12 +229,15 @@ def test_the_planner_reads_pairs_only_where_they_are_exact(tmp_path) -> None:
     assert "without within" in rollup_blocker(wh, CATALOG.get("tte_open"), _query(wh))
     assert "segments" in rollup_blocker(wh, CATALOG.get("tte"), _query(wh, segment="plan"))
     wh.close()
-    # a read-only warehouse cannot register the pairs: raw events, and it says why
+    # a read-only warehouse cannot ask for the pairs: raw events, and it says why
     ro = Warehouse.connect(f"duckdb://{path}", read_only=True)
     assert "read-only" in rollup_blocker(ro, CATALOG.get("tte"), _query(ro))
     ro.close()
     wh = Warehouse.connect(f"duckdb://{path}")
-    assert rollup_blocker(wh, CATALOG.get("tte"), _query(wh)) is None  # registered now
+    assert "requested" in rollup_blocker(wh, CATALOG.get("tte"), _query(wh))  # asked for now
+    assert "requested" in rollup_blocker(wh, CATALOG.get("tte"), _query(wh))  # asked once
     key = pair_key("Search Performed", "Search Result Clicked", "user", 86400)
     assert wh.table("_impactlens_pair_defs").pair_key.to_pyarrow().to_pylist() == [key]
+    refresh_after_import(wh, None, None)  # the next import builds it
+    assert rollup_blocker(wh, CATALOG.get("tte"), _query(wh)) is None
     wh.close()

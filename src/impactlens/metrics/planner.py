@@ -16,9 +16,10 @@ account. A metric can use it without changing any number when:
 A ratio of counts without filters, segment or distinct actors reads the hourly
 counts (one row per hour and event) instead. A duration metric with ``within``
 and without filters or segment reads its pair table (each from-event with the
-actor's next to-event, exact times), registered on first use when the warehouse
-can be written (``register_pairs``); any duration query with a filter, a
-segment or no ``within`` reads raw events.
+actor's next to-event, exact times) once it is kept: the first query asks for
+it (``request_pairs``), the next import builds it, or ``keep_pairs`` builds it
+at once; any duration query with a filter, a segment or no ``within`` reads raw
+events.
 
 ``source="auto"`` uses it when all hold, ``"events"`` never, ``"rollup"``
 insists (a UserError says which condition fails).
@@ -36,8 +37,9 @@ from impactlens.metrics.spec import DurationMetric, EventCount, MetricBase, Rati
 from impactlens.metrics.timebase import whole_hour_offsets
 from impactlens.warehouse.rollups import (
     pair_key,
-    pairs_registered,
+    pairs_kept,
     register_pairs,
+    request_pairs,
     rollup_is_fresh,
 )
 
@@ -60,8 +62,8 @@ def _fields(metric: MetricBase, query: Query) -> list[str]:
 def pairs_blocker(warehouse: Any, metric: DurationMetric, query: Query) -> str | None:
     """Why this duration query cannot read its pair table, or None when it can.
 
-    A missing definition is registered here (built from all events) when the warehouse
-    can be written; a read-only one reads raw events until something registers it.
+    A definition not kept yet is requested here (one row, when the warehouse can be
+    written): the next import builds it; until then raw events.
     """
     definition = pair_definition(metric)
     if definition is None:
@@ -73,18 +75,18 @@ def pairs_blocker(warehouse: Any, metric: DurationMetric, query: Query) -> str |
         return "filters and segments need event properties or attributes the pairs do not keep"
     if not rollup_is_fresh(warehouse):
         return STALE
-    if pairs_registered(warehouse, pair_key(*definition)):
+    if pairs_kept(warehouse, pair_key(*definition)):
         return None
     try:
-        register_pairs(warehouse, *definition)
-    except Exception:  # noqa: BLE001 - a read-only warehouse: read raw events instead
-        return "its pairs are not kept yet and the warehouse is read-only"
-    return None
+        request_pairs(warehouse, *definition)
+    except Exception:  # noqa: BLE001 - a read-only warehouse: raw events, nothing requested
+        return "its pairs are not kept and the warehouse is read-only (see keep_pairs)"
+    return "its pairs are requested: the next import builds them"
 
 
 def keep_pairs(warehouse: Any, catalog: Any) -> list[str]:
-    """Register the pair table of every duration metric of ``catalog`` that can have one
-    (``within`` given), so imports keep them and no first query pays the build; their keys.
+    """Build and keep the pairs of every duration metric of ``catalog`` that can have them
+    (``within`` given) now, from the connection that imports; their keys.
 
     >>> keep_pairs(warehouse, load_metrics("metrics.yaml"))  # doctest: +SKIP
     ['["Report Created", "Report Exported", "user", 86400]']

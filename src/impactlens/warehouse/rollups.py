@@ -7,8 +7,8 @@ need, several times smaller; ``_impactlens_event_counts`` one row per (UTC hour,
 event) with its events (all, with a user, with an account), for counts that need no
 actor; ``_impactlens_pairs`` per registered (from event, to event, actor, within)
 definition each from-event with the actor's next to-event within the bound, for
-duration metrics (``register_pairs``; refreshed from ``within`` before the stale
-hours on). Count, unique, ratio and stickiness metrics read them
+duration metrics (``register_pairs`` builds one now, ``request_pairs`` at the next
+refresh; refreshed from ``within`` before the stale hours on). Count, unique, ratio and stickiness metrics read them
 instead of raw events when nothing they need is lost (no event-property or flag
 fields, a time zone whose offsets are whole hours); the metrics layer decides
 (impactlens.metrics.planner). An hour is the coarsest bucket that still puts
@@ -159,16 +159,18 @@ def pairs_expr(
     )
 
 
-def pair_definitions(warehouse: Any) -> list[dict[str, Any]]:
-    """The registered next-event definitions (rows of ``_impactlens_pair_defs``)."""
-    return warehouse.table(PAIR_DEFS_TABLE).to_pyarrow().to_pylist()
+def pair_definitions(warehouse: Any, *, ready: bool = True) -> list[dict[str, Any]]:
+    """The kept (``ready``) or only requested next-event definitions."""
+    defs = warehouse.table(PAIR_DEFS_TABLE)
+    return defs.filter(defs.ready == ready).to_pyarrow().to_pylist()
 
 
 def refresh_pairs(warehouse: Any, lo: datetime | None, hi: datetime | None) -> None:
-    """Recompute every definition's pairs that events in [lo, hi) can change.
+    """Recompute every kept definition's pairs that events in [lo, hi) can change (open
+    bounds: everything).
 
     A from-event earlier than ``lo - within`` can only pair with a to-event before ``lo``,
-    so [lo - within, hi) is recomputed (all of it when a bound is open).
+    so [lo - within, hi) is recomputed.
     """
     key_col, ts = sg.column("pair_key", quoted=True), sg.column("ts", quoted=True)
     for definition in pair_definitions(warehouse):
@@ -182,33 +184,67 @@ def refresh_pairs(warehouse: Any, lo: datetime | None, hi: datetime | None) -> N
         )
 
 
-def register_pairs(
-    warehouse: Any, from_event: str, to_event: str, actor: str, within_s: int
-) -> str:
-    """Keep the pairs of this definition from now on (built now from all events); its key.
+def build_requested_pairs(warehouse: Any) -> None:
+    """Build the requested definitions whole; from then on they are kept."""
+    for definition in pair_definitions(warehouse, ready=False):
+        _build_pairs(warehouse, definition)
 
-    Registering a definition that is already kept does nothing. Every later refresh and
-    rebuild keeps it exact; ``forget_pairs`` drops it.
 
-    >>> register_pairs(warehouse, "Report Created", "Report Exported", "user", 86400)  # doctest: +SKIP
-    '["Report Created", "Report Exported", "user", 86400]'
-    """
+def _definition(from_event: str, to_event: str, actor: str, within_s: int) -> dict[str, Any]:
     if actor not in ACTOR_COLUMN:
         raise ValueError(f"actor must be user or account, got {actor!r}")
-    key = pair_key(from_event, to_event, actor, within_s)
-    definition = {
-        "pair_key": key,
+    return {
+        "pair_key": pair_key(from_event, to_event, actor, within_s),
         "from_event": from_event,
         "to_event": to_event,
         "actor": actor,
         "within_s": int(within_s),
     }
+
+
+def _build_pairs(warehouse: Any, definition: dict[str, Any]) -> None:
+    """The definition's pairs from all events, and its row marked kept (in one transaction)."""
+    where = sg.column("pair_key", quoted=True).eq(sge.Literal.string(definition["pair_key"]))
     with warehouse.transaction():
-        if any(d["pair_key"] == key for d in pair_definitions(warehouse)):
-            return key
-        warehouse.backend.insert(PAIR_DEFS_TABLE, pa.Table.from_pylist([definition]))
+        for table in (PAIR_DEFS_TABLE, PAIRS_TABLE):
+            warehouse.execute_statement(sg.delete(sg.table(table, quoted=True)).where(where))
+        row = {**definition, "ready": True}
+        warehouse.backend.insert(PAIR_DEFS_TABLE, pa.Table.from_pylist([row]))
         warehouse.backend.insert(PAIRS_TABLE, pairs_expr(warehouse.table("events"), definition))
-    return key
+
+
+def register_pairs(
+    warehouse: Any, from_event: str, to_event: str, actor: str, within_s: int
+) -> str:
+    """Keep the pairs of this definition from now on, built now from all events; its key.
+
+    Call it from the connection that imports (or while nothing else writes): a build on
+    another connection would not see an import committed while it runs. A definition
+    already kept is left as it is. Every later refresh and rebuild keeps it exact;
+    ``forget_pairs`` drops it.
+
+    >>> register_pairs(warehouse, "Report Created", "Report Exported", "user", 86400)  # doctest: +SKIP
+    '["Report Created", "Report Exported", "user", 86400]'
+    """
+    definition = _definition(from_event, to_event, actor, within_s)
+    if not pairs_kept(warehouse, definition["pair_key"]):
+        _build_pairs(warehouse, definition)
+    return definition["pair_key"]
+
+
+def request_pairs(warehouse: Any, from_event: str, to_event: str, actor: str, within_s: int) -> str:
+    """Ask for this definition's pairs: the next refresh (an import) builds them; its key.
+
+    Safe from a reading connection while another one imports: the request is one new
+    row, and the build happens inside the importer's own refresh transaction.
+    """
+    definition = _definition(from_event, to_event, actor, within_s)
+    defs = warehouse.table(PAIR_DEFS_TABLE)
+    known = defs.filter(defs.pair_key == definition["pair_key"]).count().to_pyarrow().as_py()
+    if not known:
+        row = {**definition, "ready": False}
+        warehouse.backend.insert(PAIR_DEFS_TABLE, pa.Table.from_pylist([row]))
+    return definition["pair_key"]
 
 
 def forget_pairs(warehouse: Any, key: str) -> None:
@@ -219,12 +255,14 @@ def forget_pairs(warehouse: Any, key: str) -> None:
             warehouse.execute_statement(sg.delete(sg.table(table, quoted=True)).where(where))
 
 
-def pairs_registered(warehouse: Any, key: str) -> bool:
+def pairs_kept(warehouse: Any, key: str) -> bool:
+    """True when the definition's pairs are built and kept by every refresh."""
     try:
         defs = warehouse.table(PAIR_DEFS_TABLE)
     except Exception:  # an engine or warehouse without the table
         return False
-    return bool(defs.filter(defs.pair_key == key).count().to_pyarrow().as_py())
+    kept = defs.filter((defs.pair_key == key) & defs.ready)
+    return bool(kept.count().to_pyarrow().as_py())
 
 
 def _between(rows: ir.Table, column: str, lo: datetime | None, hi: datetime | None) -> ir.Table:
@@ -321,6 +359,7 @@ def refresh_pending(warehouse: Any) -> int:
             refresh_pairs(warehouse, lo, hi)
         if ranges:
             warehouse.execute_statement(sg.delete(sg.table(PENDING_TABLE, quoted=True)))
+        build_requested_pairs(warehouse)
         if not rollup_is_fresh(warehouse):
             rebuild_rollups(warehouse)
     return len(ranges)
@@ -332,6 +371,7 @@ def rebuild_rollups(warehouse: Any) -> None:
         warehouse.execute_statement(sg.delete(sg.table(table, quoted=True)))
         warehouse.backend.insert(table, build())
     refresh_pairs(warehouse, None, None)
+    build_requested_pairs(warehouse)
 
 
 def rollup_is_fresh(warehouse: Any) -> bool:

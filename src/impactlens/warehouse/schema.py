@@ -318,6 +318,7 @@ META_TABLES: dict[str, dict[str, str]] = {
         "to_event": STR,
         "actor": STR,
         "within_s": I64,
+        "ready": "boolean",
     },
     PAIRS_TABLE: {"pair_key": STR, "ts": TS, "actor": STR, "next_ts": TS},
 }

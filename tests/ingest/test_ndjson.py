@@ -34,7 +34,7 @@ values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3)
                       | st.dictionaries(texts, inner, max_size=3), max_leaves=6)  # fmt: skip
 top_names = [name for name, _ in FIELDS if "." not in name]
 messages = st.dictionaries(
-    st.sampled_from(top_names),
+    st.sampled_from([*top_names, "Type", "userid", "TIMESTAMP"]),  # keys are case-sensitive
     values | st.dictionaries(st.sampled_from(["groupId", "x"]), values, max_size=2),
     max_size=8,
 )

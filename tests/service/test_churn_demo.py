@@ -151,11 +151,15 @@ def test_small_demo_model_finds_the_planted_drivers(small):
 
 @pytest.mark.slow
 def test_small_demo_boosting_and_weekly_snapshots(small):
+    # Measured (seeds 7-11): weekly snapshots, 13 folds, AUC 0.86 / 0.82 / 0.71 / 0.77 /
+    # 0.87; gradient boosting 0.79 / 0.82 / 0.71 / 0.80 / 0.81 (shuffled 0.45-0.48).
     wh, _ = small
     weekly = fit_churn_model(wh, ChurnConfig(snapshots="week"))
-    assert sum(f.skipped is None for f in weekly.backtest.folds) >= 6
+    assert sum(f.skipped is None for f in weekly.backtest.folds) >= 10
+    assert weekly.backtest.auc_mean >= DEMO_AUC_FLOOR
     boosted = fit_churn_model(wh, ChurnConfig(model="gradient_boosting"))
-    assert boosted.backtest.auc_mean >= 0.5
+    assert boosted.backtest.auc_mean >= DEMO_AUC_FLOOR - 0.05
+    assert abs(boosted.backtest.null_auc_mean - 0.5) <= 0.1
     assert boosted.warnings == ()
 
 

@@ -82,3 +82,36 @@ def test_a_back_filled_account_reaches_the_rollups(warehouse, tmp_path) -> None:
     assert {r[3] for r in rolled if r[2] == "u1"} == {"acme"}
     activity = warehouse.table(ACTIVITY_TABLE).to_pyarrow().to_pylist()
     assert {r["account_id"] for r in activity if r["actor_id"] == "u1"} == {"acme"}
+
+
+def test_a_long_range_is_refreshed_a_week_per_transaction(warehouse, tmp_path, monkeypatch) -> None:
+    """Three weeks of marks: three slices; an interruption keeps what is left marked."""
+    from impactlens.warehouse import rollups
+
+    messages = [track(f"m{d}", f"2026-03-{d:02d}T12:00:00Z", user=f"u{d % 3}") for d in range(1, 22)]
+    import_path(warehouse, write_events(tmp_path, messages, "ndjson"), refresh_rollups=False)
+    assert pending_ranges(warehouse) == [(datetime(2026, 3, 1, 12), datetime(2026, 3, 21, 13))]
+
+    calls = []
+    real = rollups._recompute
+
+    def second_slice_fails(wh, lo, hi):
+        calls.append((lo, hi))
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        real(wh, lo, hi)
+
+    monkeypatch.setattr(rollups, "_recompute", second_slice_fails)
+    try:
+        refresh_pending(warehouse)
+    except KeyboardInterrupt:
+        pass
+    assert calls[0] == (datetime(2026, 3, 1, 12), datetime(2026, 3, 8, 12))
+    # the first week committed with its marks removed; the rest is still marked
+    assert pending_ranges(warehouse) == [(datetime(2026, 3, 8, 12), datetime(2026, 3, 21, 13))]
+    assert not rollup_is_fresh(warehouse)
+
+    monkeypatch.setattr(rollups, "_recompute", real)
+    assert refresh_pending(warehouse) == 2
+    assert warehouse.count(PENDING_TABLE) == 0 and rollup_is_fresh(warehouse)
+    assert _sorted(warehouse.table(ROLLUP_TABLE)) == reference(warehouse)

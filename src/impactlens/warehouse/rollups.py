@@ -18,7 +18,7 @@ Writers that make rollup hours stale record them with ``mark_pending`` (a
 row of ``_impactlens_rollup_pending``) in the same transaction as the change:
 the file importer after writing a file's events, the account back-fill for the
 hours of the events it changed. ``refresh_pending`` recomputes the pending
-hours and clears the marks in one transaction; ``import_path`` calls it once
+hours and clears their marks, a week of hours per transaction; ``import_path`` calls it once
 after its files, as its own timed step (docs/design/rollup-refresh.md).
 ``refresh_after_import`` (mark a range, then ``refresh_pending``) does both at
 once inside the caller's transaction; the server's loader uses it.
@@ -336,33 +336,66 @@ def pending_ranges(warehouse: Any) -> list[tuple[datetime, datetime]]:
     return merged
 
 
-def refresh_pending(warehouse: Any) -> int:
-    """Recompute the pending hours and clear the marks, in one transaction.
+# A refresh recomputes at most this many hours per transaction, so its memory stays
+# bounded by a week of events whatever the import marked (the large demo marks all
+# 180 days at once: as one statement its group-by ran out of the import's 1 GB).
+REFRESH_SLICE = timedelta(days=7)
 
-    Rebuilds the rollups whole if they are still short of the events table
-    afterwards (events written without marking). Returns the number of hour
-    ranges recomputed.
+
+def refresh_pending(warehouse: Any) -> int:
+    """Recompute the pending hours and clear their marks, a week of hours per transaction.
+
+    Each slice's recomputation and the removal of its hours from the marks commit
+    together, so an interruption leaves the remaining hours marked (readers keep
+    using raw events until a later refresh finishes). Rebuilds the rollups whole
+    if they are still short of the events table afterwards (events written
+    without marking). Returns the number of hour slices recomputed.
 
     >>> refresh_pending(warehouse)  # doctest: +SKIP
     1
     """
+    done = 0
+    for lo, hi in pending_ranges(warehouse):
+        start = lo
+        while start < hi:
+            end = min(start + REFRESH_SLICE, hi)
+            with warehouse.transaction():
+                _recompute(warehouse, start, end)
+                _unmark(warehouse, start, end)
+            done += 1
+            start = end
     with warehouse.transaction():
-        ranges = pending_ranges(warehouse)
-        hour = sg.column("hour", quoted=True)
-        for lo, hi in ranges:
-            for table, build in _build(warehouse, lo, hi):
-                stmt = sg.delete(sg.table(table, quoted=True)).where(
-                    (hour >= _timestamp(lo)) & (hour < _timestamp(hi))
-                )
-                warehouse.execute_statement(stmt)
-                warehouse.backend.insert(table, build())
-            refresh_pairs(warehouse, lo, hi)
-        if ranges:
-            warehouse.execute_statement(sg.delete(sg.table(PENDING_TABLE, quoted=True)))
         build_requested_pairs(warehouse)
         if not rollup_is_fresh(warehouse):
             rebuild_rollups(warehouse)
-    return len(ranges)
+    return done
+
+
+def _recompute(warehouse: Any, lo: datetime, hi: datetime) -> None:
+    hour = sg.column("hour", quoted=True)
+    for table, build in _build(warehouse, lo, hi):
+        stmt = sg.delete(sg.table(table, quoted=True)).where(
+            (hour >= _timestamp(lo)) & (hour < _timestamp(hi))
+        )
+        warehouse.execute_statement(stmt)
+        warehouse.backend.insert(table, build())
+    refresh_pairs(warehouse, lo, hi)
+
+
+def _unmark(warehouse: Any, lo: datetime, hi: datetime) -> None:
+    """Take the hours [lo, hi) out of the pending marks (what is left of each mark stays)."""
+    left = [
+        piece
+        for mark_lo, mark_hi in pending_ranges(warehouse)
+        for piece in ((mark_lo, min(mark_hi, lo)), (max(mark_lo, hi), mark_hi))
+        if piece[0] < piece[1]
+    ]
+    table = sg.table(PENDING_TABLE, quoted=True)
+    warehouse.execute_statement(sg.delete(table))
+    for piece_lo, piece_hi in left:
+        warehouse.execute_statement(
+            sge.insert(sg.select(_timestamp(piece_lo), _timestamp(piece_hi)), table)
+        )
 
 
 def rebuild_rollups(warehouse: Any) -> None:

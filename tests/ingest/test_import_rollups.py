@@ -115,3 +115,12 @@ def test_a_long_range_is_refreshed_a_week_per_transaction(warehouse, tmp_path, m
     assert refresh_pending(warehouse) == 2
     assert warehouse.count(PENDING_TABLE) == 0 and rollup_is_fresh(warehouse)
     assert _sorted(warehouse.table(ROLLUP_TABLE)) == reference(warehouse)
+
+
+def test_a_mark_spanning_a_century_refreshes_only_the_weeks_with_events(warehouse, tmp_path) -> None:
+    messages = [track("a", "2000-01-03T00:30:00Z"), track("b", "2100-06-01T08:00:00Z", user="u2")]
+    import_path(warehouse, write_events(tmp_path, messages, "ndjson"), refresh_rollups=False)
+    assert pending_ranges(warehouse) == [(datetime(2000, 1, 3), datetime(2100, 6, 1, 9))]
+    assert refresh_pending(warehouse) == 2  # not the ~5,200 weeks in between
+    assert warehouse.count(PENDING_TABLE) == 0 and rollup_is_fresh(warehouse)
+    assert _sorted(warehouse.table(ROLLUP_TABLE)) == reference(warehouse)

@@ -36,7 +36,7 @@ the rollups still short after recomputing the pending hours, rebuilds them whole
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import ibis
@@ -356,19 +356,40 @@ def refresh_pending(warehouse: Any) -> int:
     """
     done = 0
     for lo, hi in pending_ranges(warehouse):
-        start = lo
-        while start < hi:
-            end = min(start + REFRESH_SLICE, hi)
+        unmarked = lo
+        for start, end in _slices(warehouse, lo, hi):
             with warehouse.transaction():
                 _recompute(warehouse, start, end)
-                _unmark(warehouse, start, end)
+                _unmark(warehouse, unmarked, end)
             done += 1
-            start = end
+            unmarked = end
+        if unmarked < hi:  # weeks with neither events nor rollup rows: nothing to recompute
+            with warehouse.transaction():
+                _unmark(warehouse, unmarked, hi)
     with warehouse.transaction():
         build_requested_pairs(warehouse)
         if not rollup_is_fresh(warehouse):
             rebuild_rollups(warehouse)
     return done
+
+
+def _slices(warehouse: Any, lo: datetime, hi: datetime) -> list[tuple[datetime, datetime]]:
+    """The ``REFRESH_SLICE``-long pieces of [lo, hi) that hold events or rollup rows.
+
+    Only those can change: a mark may span decades of empty hours (a stray timestamp
+    in 2000 and another in 2100), which would otherwise be thousands of empty slices.
+    """
+    step = int(REFRESH_SLICE.total_seconds())
+    found: set[int] = set()
+    for table, column in (("events", "timestamp"), (ROLLUP_TABLE, "hour")):
+        rows = _between(warehouse.table(table), column, lo, hi)
+        offset = rows[column].epoch_seconds() - int(lo.replace(tzinfo=timezone.utc).timestamp())
+        piece = (offset // step).name("piece")
+        found.update(rows.select(piece).distinct().to_pyarrow().column("piece").to_pylist())
+    return [
+        (lo + k * REFRESH_SLICE, min(lo + (k + 1) * REFRESH_SLICE, hi))
+        for k in sorted(int(k) for k in found if k is not None)
+    ]
 
 
 def _recompute(warehouse: Any, lo: datetime, hi: datetime) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import pytest
 from ingest_helpers import write_events
 
 from impactlens.ingest import import_path
@@ -88,7 +89,9 @@ def test_a_long_range_is_refreshed_a_week_per_transaction(warehouse, tmp_path, m
     """Three weeks of marks: three slices; an interruption keeps what is left marked."""
     from impactlens.warehouse import rollups
 
-    messages = [track(f"m{d}", f"2026-03-{d:02d}T12:00:00Z", user=f"u{d % 3}") for d in range(1, 22)]
+    messages = [
+        track(f"m{d}", f"2026-03-{d:02d}T12:00:00Z", user=f"u{d % 3}") for d in range(1, 22)
+    ]
     import_path(warehouse, write_events(tmp_path, messages, "ndjson"), refresh_rollups=False)
     assert pending_ranges(warehouse) == [(datetime(2026, 3, 1, 12), datetime(2026, 3, 21, 13))]
 
@@ -102,10 +105,8 @@ def test_a_long_range_is_refreshed_a_week_per_transaction(warehouse, tmp_path, m
         real(wh, lo, hi)
 
     monkeypatch.setattr(rollups, "_recompute", second_slice_fails)
-    try:
+    with pytest.raises(KeyboardInterrupt):
         refresh_pending(warehouse)
-    except KeyboardInterrupt:
-        pass
     assert calls[0] == (datetime(2026, 3, 1, 12), datetime(2026, 3, 8, 12))
     # the first week committed with its marks removed; the rest is still marked
     assert pending_ranges(warehouse) == [(datetime(2026, 3, 8, 12), datetime(2026, 3, 21, 13))]
@@ -117,7 +118,9 @@ def test_a_long_range_is_refreshed_a_week_per_transaction(warehouse, tmp_path, m
     assert _sorted(warehouse.table(ROLLUP_TABLE)) == reference(warehouse)
 
 
-def test_a_mark_spanning_a_century_refreshes_only_the_weeks_with_events(warehouse, tmp_path) -> None:
+def test_a_mark_spanning_a_century_refreshes_only_the_weeks_with_events(
+    warehouse, tmp_path
+) -> None:
     messages = [track("a", "2000-01-03T00:30:00Z"), track("b", "2100-06-01T08:00:00Z", user="u2")]
     import_path(warehouse, write_events(tmp_path, messages, "ndjson"), refresh_rollups=False)
     assert pending_ranges(warehouse) == [(datetime(2000, 1, 3), datetime(2100, 6, 1, 9))]

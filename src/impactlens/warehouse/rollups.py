@@ -36,7 +36,7 @@ the rollups still short after recomputing the pending hours, rebuilds them whole
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import ibis
@@ -383,7 +383,7 @@ def _slices(warehouse: Any, lo: datetime, hi: datetime) -> list[tuple[datetime, 
     found: set[int] = set()
     for table, column in (("events", "timestamp"), (ROLLUP_TABLE, "hour")):
         rows = _between(warehouse.table(table), column, lo, hi)
-        offset = rows[column].epoch_seconds() - int(lo.replace(tzinfo=timezone.utc).timestamp())
+        offset = rows[column].epoch_seconds() - int(lo.replace(tzinfo=UTC).timestamp())
         piece = (offset // step).name("piece")
         found.update(rows.select(piece).distinct().to_pyarrow().column("piece").to_pylist())
     return [

@@ -174,7 +174,7 @@ def _instrument(timers: Timers, per_release: list[dict], per_metric: list[dict])
 
     releases.review_release = timed_release
     releases._metric_impact = timed_metric
-    for name in ("flag_actors", "account_actors", "actor_panels", "_actor_accounts",
+    for name in ("flag_arm_sets", "account_actors", "actor_panels", "_actor_accounts",
                  "daily_values", "flag_chart", "reach", "holdout_accounts", "data_end",
                  "metric_per_actor", "metric_series"):  # fmt: skip
         timers.wrap(release_data, name)

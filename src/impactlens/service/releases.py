@@ -168,6 +168,27 @@ def _finite_or_none(value: float | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
 
 
+# (exposed actors, unexposed actors or None: every other actor with an account)
+Arms = tuple[set[str], set[str] | None]
+
+
+def _arms(
+    warehouse: Warehouse, release: Release, windows: data.Windows, accounts: tuple[str, ...] | None
+) -> Arms | None:
+    """Who a flag or account release reached and whom it is compared with, read once
+    for all of its metrics; None when it shipped to everyone.
+
+    A flag: its own control arm (seen with it false after the ship day). Accounts (a
+    list or what a filter selects): the actors of the other accounts, not anonymous
+    visitors.
+    """
+    if release.audience.flag:
+        return data.flag_arm_sets(warehouse, release.audience.flag, windows.ship, windows.post_end)
+    if accounts is not None:
+        return data.account_actors(warehouse, accounts, windows.pre_start, windows.post_end), None
+    return None
+
+
 def _metric_impact(
     warehouse: Warehouse,
     catalog: MetricCatalog,
@@ -177,23 +198,14 @@ def _metric_impact(
     windows: data.Windows,
     timezone: str,
     holdout: list[str],
-    accounts: tuple[str, ...] | None = None,
+    arms: Arms | None = None,
 ) -> MetricImpact:
-    """One metric's estimate; ``accounts`` are the accounts the audience names (list or filter)."""
+    """One metric's estimate; ``arms`` are the release's exposed and unexposed actors
+    (:func:`_arms`), None for a release shipped to everyone."""
     metric = catalog.get(metric_name)
     audience = release.audience
-    if audience.flag or accounts is not None:
-        # Unexposed: a flag's own control arm (seen with it false after the ship day);
-        # for accounts, the other actors that belong to an account (not anonymous visitors).
-        unexposed = None
-        if audience.flag:
-            exposed, unexposed = data.flag_arm_sets(
-                warehouse, audience.flag, windows.ship, windows.post_end
-            )
-        else:
-            exposed = data.account_actors(
-                warehouse, accounts or (), windows.pre_start, windows.post_end
-            )
+    if arms is not None:
+        exposed, unexposed = arms
         pair = data.actor_panels(
             warehouse, catalog, metric_name, windows, exposed=exposed, timezone=timezone,
             exclude_accounts=tuple(holdout), unexposed=unexposed,
@@ -326,11 +338,12 @@ def review_release(
         )
     notes: list[str] = [audience_note] if audience_note else []
     if windows.post_days >= 1:
+        arms = _arms(warehouse, release, windows, named)
         primary = _metric_impact(
-            warehouse, catalog, release, hypothesis.metric, "primary", windows, tz, holdout, named
+            warehouse, catalog, release, hypothesis.metric, "primary", windows, tz, holdout, arms
         )
         guardrails = tuple(
-            _metric_impact(warehouse, catalog, release, g, "guardrail", windows, tz, holdout, named)
+            _metric_impact(warehouse, catalog, release, g, "guardrail", windows, tz, holdout, arms)
             for g in hypothesis.guardrails
             if g in catalog
         )

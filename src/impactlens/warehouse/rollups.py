@@ -204,10 +204,8 @@ def _definition(from_event: str, to_event: str, actor: str, within_s: int) -> di
 
 def _build_pairs(warehouse: Any, definition: dict[str, Any]) -> None:
     """The definition's pairs from all events, and its row marked kept (in one transaction)."""
-    where = sg.column("pair_key", quoted=True).eq(sge.Literal.string(definition["pair_key"]))
     with warehouse.transaction():
-        for table in (PAIR_DEFS_TABLE, PAIRS_TABLE):
-            warehouse.execute_statement(sg.delete(sg.table(table, quoted=True)).where(where))
+        _delete_pairs(warehouse, definition["pair_key"])
         row = {**definition, "ready": True}
         warehouse.backend.insert(PAIR_DEFS_TABLE, pa.Table.from_pylist([row]))
         warehouse.backend.insert(PAIRS_TABLE, pairs_expr(warehouse.table("events"), definition))
@@ -249,10 +247,15 @@ def request_pairs(warehouse: Any, from_event: str, to_event: str, actor: str, wi
 
 def forget_pairs(warehouse: Any, key: str) -> None:
     """Stop keeping a definition's pairs (e.g. its metric left metrics.yaml)."""
-    where = sg.column("pair_key", quoted=True).eq(sge.Literal.string(key))
     with warehouse.transaction():
-        for table in (PAIR_DEFS_TABLE, PAIRS_TABLE):
-            warehouse.execute_statement(sg.delete(sg.table(table, quoted=True)).where(where))
+        _delete_pairs(warehouse, key)
+
+
+def _delete_pairs(warehouse: Any, key: str) -> None:
+    """A definition's row and its pairs, deleted (inside the caller's transaction)."""
+    where = sg.column("pair_key", quoted=True).eq(sge.Literal.string(key))
+    for table in (PAIR_DEFS_TABLE, PAIRS_TABLE):
+        warehouse.execute_statement(sg.delete(sg.table(table, quoted=True)).where(where))
 
 
 def pairs_kept(warehouse: Any, key: str) -> bool:
@@ -378,7 +381,11 @@ def _slices(warehouse: Any, lo: datetime, hi: datetime) -> list[tuple[datetime, 
 
     Only those can change: a mark may span decades of empty hours (a stray timestamp
     in 2000 and another in 2100), which would otherwise be thousands of empty slices.
+    A range of one slice or less (the server loader's batch) is taken as it is,
+    without looking.
     """
+    if hi - lo <= REFRESH_SLICE:
+        return [(lo, hi)]
     step = int(REFRESH_SLICE.total_seconds())
     found: set[int] = set()
     for table, column in (("events", "timestamp"), (ROLLUP_TABLE, "hour")):

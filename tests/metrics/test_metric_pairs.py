@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from impactlens.metrics import metric_series, parse_metrics
-from impactlens.metrics.planner import keep_pairs, rollup_blocker
+from impactlens.metrics.planner import forget_unused_pairs, keep_pairs, rollup_blocker
 from impactlens.metrics.query import Query, SeriesGrouping
 from impactlens.metrics.timebase import Timebase
 from impactlens.warehouse import Warehouse
@@ -106,19 +106,23 @@ batches = st.builds(
 )
 
 
-def reference_pairs(rows: list[dict], actor: str) -> Counter:
-    """Each from-event with its actor's earliest to-event at or after it, if within WITHIN."""
+def reference_pairs(
+    rows: list[dict], actor: str, from_event: str = FROM, to_event: str = TO, within: int = WITHIN
+) -> Counter:
+    """Each from-event with its actor's earliest to-event at or after it, if within ``within``."""
     column = {"user": "actor_id", "account": "account_id"}[actor]
     out: Counter = Counter()
     for a in rows:
-        if a["event"] != FROM or a[column] is None:
+        if a["event"] != from_event or a[column] is None:
             continue
         later = [
             b["timestamp"]
             for b in rows
-            if b["event"] == TO and b[column] == a[column] and b["timestamp"] >= a["timestamp"]
+            if b["event"] == to_event
+            and b[column] == a[column]
+            and b["timestamp"] >= a["timestamp"]
         ]
-        if later and (min(later) - a["timestamp"]).total_seconds() <= WITHIN:
+        if later and (min(later) - a["timestamp"]).total_seconds() <= within:
             out[(a["timestamp"], a[column], min(later))] += 1
     return out
 
@@ -240,4 +244,42 @@ def test_the_planner_reads_pairs_only_where_they_are_exact(tmp_path) -> None:
     assert wh.table("_impactlens_pair_defs").pair_key.to_pyarrow().to_pylist() == [key]
     refresh_after_import(wh, None, None)  # the next import builds it
     assert rollup_blocker(wh, CATALOG.get("tte"), _query(wh)) is None
+    wh.close()
+
+
+def test_forget_unused_pairs_keeps_exactly_the_definitions_of_the_current_catalog() -> None:
+    wh = Warehouse.connect("duckdb://:memory:")
+    wh.ensure_schema()
+    search, click = "Search Performed", "Search Result Clicked"
+    stamps = [BASE + timedelta(minutes=7 * i) for i in range(60)]
+    rows = [
+        _event(i, ts, [search, click, click][i % 3], f"u{i % 4}", f"a{i % 2}")
+        for i, ts in enumerate(stamps)
+    ]
+    wh.backend.insert(
+        "events", pa.Table.from_pylist(rows, schema=TABLES["events"].schema.to_pyarrow())
+    )
+    refresh_after_import(wh, min(stamps), max(stamps))
+    first = keep_pairs(wh, CATALOG)  # tte (user, 1d), tte_mean_acct (account, 3d); not tte_open
+    assert sorted(first) == sorted(
+        [
+            pair_key(search, click, "user", 86400),
+            pair_key("Signed Up", "Report Created", "account", 259200),
+        ]
+    )
+    # tte's within changes and a second metric shares its new definition; the account one leaves
+    changed = parse_metrics(
+        """metrics:
+  - {name: tte, kind: duration, from_event: Search Performed, to_event: Search Result Clicked,
+     within: 1h, higher_is_better: false}
+  - {name: tte_p90, kind: duration, from_event: Search Performed,
+     to_event: Search Result Clicked, within: 60m, stat: p90, higher_is_better: false}
+"""
+    )
+    assert sorted(forget_unused_pairs(wh, changed)) == sorted(first)
+    assert kept_pairs(wh, first[0]) == Counter() and not pairs_kept(wh, first[0])
+    key = pair_key(search, click, "user", 3600)
+    assert keep_pairs(wh, changed) == [key]  # one definition for both metrics
+    assert kept_pairs(wh, key) == reference_pairs(rows, "user", search, click, 3600) != Counter()
+    assert forget_unused_pairs(wh, changed) == []  # nothing else is kept
     wh.close()

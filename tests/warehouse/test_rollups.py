@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime, timedelta
 
 import pyarrow as pa
 
-from impactlens.warehouse.rollups import ACTIVITY_TABLE, rebuild_rollups, refresh_after_import
+from impactlens.warehouse.rollups import (
+    ACTIVITY_TABLE,
+    forget_pairs_except,
+    rebuild_rollups,
+    refresh_after_import,
+    register_pairs,
+    request_pairs,
+)
+from impactlens.warehouse.schema import PAIR_DEFS_TABLE, PAIRS_TABLE
 
 
 def activity_rollup_expr(events):
@@ -51,3 +60,29 @@ def test_activity_rollup_matches_raw_events_after_rebuild_and_refresh(warehouse)
     expected = _rows(activity_rollup_expr(warehouse.table("events")))
     assert sum(r[3] for r in expected) == 100
     assert _rows(warehouse.table(ACTIVITY_TABLE)) == expected
+
+
+def test_forget_pairs_except_drops_every_other_definition_with_its_pairs(warehouse) -> None:
+    start = datetime(2026, 3, 1, 8)
+    rows = [
+        {"message_id": f"p{i}", "timestamp": start + timedelta(minutes=7 * i),
+         "event": ["A", "B"][i % 2], "actor_id": f"u{i % 3}", "account_id": f"a{i % 4 // 2}"}
+        for i in range(30)
+    ]  # fmt: skip
+    warehouse.write("events", pa.Table.from_pylist(rows))
+    rebuild_rollups(warehouse)
+    user = register_pairs(warehouse, "A", "B", "user", 3600)
+    account = register_pairs(warehouse, "A", "B", "account", 3600)
+    asked = request_pairs(warehouse, "B", "A", "user", 60)  # only requested: dropped too
+
+    def pair_rows() -> Counter:
+        return Counter(warehouse.table(PAIRS_TABLE).pair_key.to_pyarrow().to_pylist())
+
+    before = pair_rows()
+    assert before[user] > 0 and before[account] > 0
+    assert forget_pairs_except(warehouse, {user}) == sorted([account, asked])
+    assert warehouse.table(PAIR_DEFS_TABLE).pair_key.to_pyarrow().to_pylist() == [user]
+    assert pair_rows() == Counter({user: before[user]})
+    assert forget_pairs_except(warehouse, {user}) == []  # nothing else left
+    assert forget_pairs_except(warehouse, set()) == [user]
+    assert pair_rows() == Counter() and warehouse.count(PAIR_DEFS_TABLE) == 0

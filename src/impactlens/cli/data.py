@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 from rich.markup import escape
@@ -16,6 +16,9 @@ from impactlens.cli.app import JsonOption, WorkspaceOption, app, console, open_w
 from impactlens.config import init_workspace
 from impactlens.service.overview import Overview, workspace_overview
 from impactlens.service.status import WarehouseStatus, warehouse_status
+
+if TYPE_CHECKING:  # imported when the command runs: importing the importer is not free
+    from impactlens.service.imports import PairTablesReport
 
 
 @contextmanager
@@ -74,8 +77,9 @@ def import_command(
     workspace: WorkspaceOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Import contract files (events, accounts, releases, ...) into the warehouse."""
-    from impactlens.ingest import import_path
+    """Import contract files (events, accounts, releases, ...) into the warehouse, then keep
+    the pair tables of metrics.yaml's duration metrics."""
+    from impactlens.service.imports import import_workspace
 
     if on_error not in (None, "skip", "fail"):
         raise typer.BadParameter("--on-error must be skip or fail")
@@ -87,25 +91,20 @@ def import_command(
     started = time.perf_counter()
     try:
         with progress_bar(not as_json) as progress:
-            report = import_path(
-                warehouse,
-                path,
-                on_error=mode,
-                reserved=ws.config.reserved_events,
-                progress=progress,
-            )
+            result = import_workspace(warehouse, ws, path, on_error=mode, progress=progress)
     finally:
         warehouse.close()
     elapsed = time.perf_counter() - started
     if as_json:
-        print_json(report.to_dict())
+        print_json(result.to_dict())
     else:
-        render_import_report(report, elapsed)
-    if not report.ok:
+        render_import_report(result.report, elapsed, result.pair_tables)
+    if not result.ok:
         raise typer.Exit(2)
 
 
-def render_import_report(report, elapsed: float) -> None:
+def render_import_report(report, elapsed: float, pairs: PairTablesReport) -> None:
+    """The files' table and rejections, the pair tables, and where the time went."""
     table = Table(title="Import", title_justify="left")
     for col in ("file", "entity", "read", "loaded", "duplicate", "rejected", "status"):
         table.add_column(
@@ -131,14 +130,23 @@ def render_import_report(report, elapsed: float) -> None:
             console.print(
                 f"  ... {len(f.rejections) - 20} more rejected rows in {f.file} (see --json)"
             )
-    if report.rollup_seconds is None:
+    if pairs.problem is not None:
+        console.print(f"[yellow]metrics.yaml:[/yellow] {escape(pairs.problem)}", highlight=False)
+    if pairs.kept or pairs.dropped:
+        console.print(
+            f"pair tables of duration metrics: {len(pairs.kept)} kept ({len(pairs.built)} built "
+            f"now), {len(pairs.dropped)} dropped"
+        )
+    steps = []
+    if report.rollup_seconds is not None:
+        steps.append(f"then rollups refreshed in {report.rollup_seconds:.1f}s")
+    if pairs.kept or pairs.dropped:
+        steps.append(f"pair tables kept in {pairs.seconds:.1f}s")
+    if not steps:
         console.print(f"done in {elapsed:.1f}s")
     else:
-        loaded = elapsed - report.rollup_seconds
-        console.print(
-            f"done in {elapsed:.1f}s: files {loaded:.1f}s, then rollups refreshed "
-            f"in {report.rollup_seconds:.1f}s"
-        )
+        loaded = elapsed - (report.rollup_seconds or 0.0) - pairs.seconds
+        console.print(f"done in {elapsed:.1f}s: files {loaded:.1f}s, " + ", ".join(steps))
 
 
 @app.command()
@@ -251,6 +259,7 @@ def demo(
                 "truth": str(run.truth_path),
                 "seconds": round(elapsed, 1),
                 "import": run.import_report.to_dict(),
+                "pair_tables": run.pair_tables.to_dict(),
                 "status": st.to_dict(),
                 "overview": ov.to_dict(),
                 "review": None if review_path is None else str(review_path),

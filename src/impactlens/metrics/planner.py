@@ -18,7 +18,8 @@ counts (one row per hour and event) instead. A duration metric with ``within``
 and without filters or segment reads its pair table (each from-event with the
 actor's next to-event, exact times) once it is kept: the first query asks for
 it (``request_pairs``), the next import builds it, or ``keep_pairs`` builds it
-at once; any duration query with a filter, a segment or no ``within`` reads raw
+at once (``impactlens import`` calls it for metrics.yaml, and
+``forget_unused_pairs`` drops the definitions no metric uses); any duration query with a filter, a segment or no ``within`` reads raw
 events.
 
 ``source="auto"`` uses it when all hold, ``"events"`` never, ``"rollup"``
@@ -36,6 +37,7 @@ from impactlens.metrics.query import Query, SeriesGrouping
 from impactlens.metrics.spec import DurationMetric, EventCount, MetricBase, RatioMetric
 from impactlens.metrics.timebase import whole_hour_offsets
 from impactlens.warehouse.rollups import (
+    forget_pairs_except,
     pair_key,
     pairs_kept,
     register_pairs,
@@ -84,6 +86,17 @@ def pairs_blocker(warehouse: Any, metric: DurationMetric, query: Query) -> str |
     return "its pairs are requested: the next import builds them"
 
 
+def catalog_pairs(catalog: Any) -> dict[str, tuple[str, str, str, int]]:
+    """The pair definition of every duration metric of ``catalog`` that can have one
+    (``within`` given), by key; metrics sharing a definition share its entry."""
+    found = {}
+    for metric in catalog:
+        definition = pair_definition(metric) if isinstance(metric, DurationMetric) else None
+        if definition is not None:
+            found[pair_key(*definition)] = definition
+    return found
+
+
 def keep_pairs(warehouse: Any, catalog: Any) -> list[str]:
     """Build and keep the pairs of every duration metric of ``catalog`` that can have them
     (``within`` given) now, from the connection that imports; their keys.
@@ -91,12 +104,17 @@ def keep_pairs(warehouse: Any, catalog: Any) -> list[str]:
     >>> keep_pairs(warehouse, load_metrics("metrics.yaml"))  # doctest: +SKIP
     ['["Report Created", "Report Exported", "user", 86400]']
     """
-    keys = []
-    for metric in catalog:
-        definition = pair_definition(metric) if isinstance(metric, DurationMetric) else None
-        if definition is not None:
-            keys.append(register_pairs(warehouse, *definition))
-    return keys
+    return [register_pairs(warehouse, *d) for d in catalog_pairs(catalog).values()]
+
+
+def forget_unused_pairs(warehouse: Any, catalog: Any) -> list[str]:
+    """Drop the pair definitions (kept or requested) and pairs no metric of ``catalog``
+    uses, e.g. a metric that left metrics.yaml or changed its ``within``; their keys.
+
+    >>> forget_unused_pairs(warehouse, load_metrics("metrics.yaml"))  # doctest: +SKIP
+    []
+    """
+    return forget_pairs_except(warehouse, catalog_pairs(catalog))
 
 
 def rollup_blocker(warehouse: Any, metric: MetricBase, query: Query) -> str | None:

@@ -30,9 +30,35 @@ T = TypeVar("T")
 SPOOL_DIR = "spool"
 
 
+def metrics_version(workspace: Workspace) -> int:
+    """The metrics.yaml version that results and pair tables follow (0: no file)."""
+    try:
+        return workspace.metrics_path.stat().st_mtime_ns
+    except OSError:
+        return 0
+
+
 def import_loader(workspace: Workspace, warehouse: Any) -> Callable[[list[bytes]], LoadOutcome]:
-    """The loader's load step: impactlens.ingest.import_lines, deduping on messageId."""
+    """The loader's load step: impactlens.ingest.import_lines, deduping on messageId; after
+    the first batch and after a batch that follows a change of metrics.yaml, the pair tables
+    of its duration metrics are kept (service.imports.keep_workspace_pairs)."""
     from impactlens.ingest import import_lines
+    from impactlens.service.imports import keep_workspace_pairs
+
+    kept_for: list[int | None] = [None]  # the metrics.yaml version the pair tables follow
+
+    def keep_pairs() -> None:
+        version = metrics_version(workspace)
+        if version == kept_for[0]:
+            return
+        try:  # the batch is committed: a failure here must not make the loader retry it
+            pairs = keep_workspace_pairs(warehouse, workspace)
+        except Exception:
+            log.exception("%s: keeping the pair tables of metrics.yaml failed", workspace.root)
+            return
+        kept_for[0] = version
+        if pairs.problem is not None:
+            log.warning("%s: %s", workspace.root, pairs.problem)
 
     def load(lines: list[bytes]) -> LoadOutcome:
         result = import_lines(
@@ -41,6 +67,7 @@ def import_loader(workspace: Workspace, warehouse: Any) -> Callable[[list[bytes]
         if result.rejected:  # validated before it was acknowledged: should not happen
             log.error("the importer rejected %d spooled message problem(s): %s",
                       len(result.rejected), result.rejected[:5])  # fmt: skip
+        keep_pairs()
         return LoadOutcome(
             loaded=result.loaded,
             duplicates=result.duplicates,
@@ -96,11 +123,7 @@ class WorkspaceRuntime:
     def cached(self, key: tuple, compute: Callable[[], T]) -> T:
         """``compute()`` once per state of the data: the loader is the only writer, so its
         checkpoint (plus the metrics.yaml version) says whether a result is still current."""
-        try:
-            metrics_version = self.workspace.metrics_path.stat().st_mtime_ns
-        except OSError:
-            metrics_version = 0
-        full = (self.loader.position, metrics_version, *key)
+        full = (self.loader.position, metrics_version(self.workspace), *key)
         with self.cache_lock:
             if full in self.cache:
                 return self.cache[full]

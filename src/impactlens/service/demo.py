@@ -1,7 +1,8 @@
 """Build the demo company end to end: generate contract files, make a workspace, import them.
 
 The import goes through the real import path (the same call as
-``impactlens import``), so the demo exercises what a user's data would.
+``impactlens import``, pair tables of the demo's metrics.yaml included), so the
+demo exercises what a user's data would.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ class DemoRun:
     truth_path: Path
     manifest: Any
     import_report: Any
+    pair_tables: Any = None  # service.imports.PairTablesReport
 
 
 def build_demo(
@@ -38,7 +40,7 @@ def build_demo(
     twice gives the same workspace.
     """
     from impactlens.demo import generate_company
-    from impactlens.ingest import import_path
+    from impactlens.service.imports import import_workspace
 
     root = root.resolve()
     data_dir = root / "data"
@@ -59,7 +61,9 @@ def build_demo(
         (root / "metrics.yaml").write_text(demo_metrics.read_text())
     warehouse = workspace.connect()
     try:
-        report = import_path(warehouse, data_dir, progress=progress)
+        result = import_workspace(warehouse, workspace, data_dir, progress=progress)
     finally:
         warehouse.close()
-    return DemoRun(workspace, data_dir, data_dir / "truth.json", manifest, report)
+    return DemoRun(
+        workspace, data_dir, data_dir / "truth.json", manifest, result.report, result.pair_tables
+    )

@@ -251,6 +251,22 @@ def forget_pairs(warehouse: Any, key: str) -> None:
         _delete_pairs(warehouse, key)
 
 
+def forget_pairs_except(warehouse: Any, keys: Any) -> list[str]:
+    """Drop every definition, kept or only requested, whose key is not in ``keys``, with its
+    pairs, in one transaction; the keys dropped.
+
+    >>> forget_pairs_except(warehouse, {pair_key("Report Created", "Report Exported", "user", 86400)})  # doctest: +SKIP
+    ['["Signed Up", "Report Created", "account", 259200]']
+    """
+    keep = set(keys)
+    known = warehouse.table(PAIR_DEFS_TABLE).pair_key.to_pyarrow().to_pylist()
+    dropped = sorted(set(known) - keep)
+    with warehouse.transaction():
+        for key in dropped:
+            _delete_pairs(warehouse, key)
+    return dropped
+
+
 def _delete_pairs(warehouse: Any, key: str) -> None:
     """A definition's row and its pairs, deleted (inside the caller's transaction)."""
     where = sg.column("pair_key", quoted=True).eq(sge.Literal.string(key))

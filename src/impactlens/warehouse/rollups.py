@@ -8,7 +8,9 @@ event) with its events (all, with a user, with an account), for counts that need
 actor; ``_impactlens_pairs`` per registered (from event, to event, actor, within)
 definition each from-event with the actor's next to-event within the bound, for
 duration metrics (``register_pairs`` builds one now, ``request_pairs`` at the next
-refresh; refreshed from ``within`` before the stale hours on). Count, unique, ratio and stickiness metrics read them
+refresh; refreshed from ``within`` before the stale hours on; ``forget_pairs`` and
+``forget_pairs_except`` drop definitions, which ``impactlens import`` does for those
+metrics.yaml no longer uses: service/imports.py). Count, unique, ratio and stickiness metrics read them
 instead of raw events when nothing they need is lost (no event-property or flag
 fields, a time zone whose offsets are whole hours); the metrics layer decides
 (impactlens.metrics.planner). An hour is the coarsest bucket that still puts

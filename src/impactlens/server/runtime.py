@@ -45,18 +45,19 @@ def import_loader(workspace: Workspace, warehouse: Any) -> Callable[[list[bytes]
     from impactlens.ingest import import_lines
     from impactlens.service.imports import keep_workspace_pairs
 
-    kept_for: list[int | None] = [None]  # the metrics.yaml version the pair tables follow
+    kept_for: int | None = None  # the metrics.yaml version the pair tables follow
 
     def keep_pairs() -> None:
+        nonlocal kept_for
         version = metrics_version(workspace)
-        if version == kept_for[0]:
+        if version == kept_for:
             return
         try:  # the batch is committed: a failure here must not make the loader retry it
             pairs = keep_workspace_pairs(warehouse, workspace)
         except Exception:
             log.exception("%s: keeping the pair tables of metrics.yaml failed", workspace.root)
             return
-        kept_for[0] = version
+        kept_for = version
         if pairs.problem is not None:
             log.warning("%s: %s", workspace.root, pairs.problem)
 

@@ -129,9 +129,14 @@ def test_a_broken_metrics_yaml_leaves_the_import_working_and_says_so(tmp_path, c
     assert pairs[USER_KEY] == _expected(events, "user", 7200)  # and still exact
     assert pairs[ACCOUNT_KEY] == _expected(events, "account", 86400)
 
+    metrics.write_bytes(b"\xff\xfe not text")  # unreadable: the same, never a failed import
+    code, out = _import(tmp_path, "third", 5, 600, capsys)
+    assert code == 0 and "left as they were" in out["pair_tables"]["problem"]
+    assert out["pair_tables"]["dropped"] == [] and _tables(tmp_path)[2] == {USER_KEY, ACCOUNT_KEY}
+
     metrics.unlink()  # no metrics.yaml: no metric, so no pair table is kept
-    code, out = _import(tmp_path, "third", 5, 900, capsys)
+    code, out = _import(tmp_path, "fourth", 6, 900, capsys)
     assert code == 0 and "does not exist" in out["pair_tables"]["problem"]
     assert sorted(out["pair_tables"]["dropped"]) == sorted([USER_KEY, ACCOUNT_KEY])
     pairs, events, defs = _tables(tmp_path)
-    assert defs == set() and pairs == {} and len(events) == 450
+    assert defs == set() and pairs == {} and len(events) == 600

@@ -81,7 +81,7 @@ def current_metrics(workspace: Workspace) -> tuple[MetricCatalog | None, str | N
         return MetricCatalog(()), f"{path} does not exist: no metric keeps a pair table"
     try:
         return load_metrics(path), None
-    except UserError as exc:
+    except (UserError, OSError, UnicodeDecodeError) as exc:  # invalid, unreadable, not text
         return None, f"{path} was not read, the pair tables are left as they were: {exc}"
 
 

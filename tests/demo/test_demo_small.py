@@ -114,6 +114,20 @@ def test_confounded_report_releases_add_up(ev, truth) -> None:
     _assert_planted(*relative_change(pre, post), truth["confounded"][0]["combined_relative"])
 
 
+def test_the_null_invite_release_plants_no_change_in_invites(ev, truth) -> None:
+    # truth.json says invite-flow-redesign did nothing; the data must agree. Invites
+    # per session in the review's windows (56 days before the ship day, 28 after)
+    # stay put; what grows is sessions per account, so invites per active account
+    # drifts up without the release (docs/release-impact.md).
+    ship = _ship(truth, "invite-flow-redesign")
+    day = pd.Timedelta(days=1)
+    before = _ratio(_treated(ev, ship - 56 * day, ship), "User Invited", "Session Started")
+    after = _ratio(_treated(ev, ship, ship + 28 * day), "User Invited", "Session Started")
+    change, se = relative_change(before, after)
+    # measured: -1.3% (se 4.9%); seeds 1, 2, 3: +1.3%, -5.7%, +2.1% (se 5.4%, 5.5%, 5.3%)
+    assert abs(change) < 3 * se, (change, se)
+
+
 def test_holdout_keeps_the_old_export_failure_rate(ev, truth) -> None:
     late = ev[ev.timestamp >= _ship(truth, "export-timeout-fix")]
     held, rest = _failure_rate(late[late.holdout]), _failure_rate(late[~late.holdout])

@@ -32,11 +32,13 @@ import sqlglot.expressions as sge
 from impactlens.config import ReservedEvents
 from impactlens.ingest.flat_events import FlatBatch, staged_rows
 from impactlens.ingest.message_checks import STAGED_EVENT, RowProblem, check_messages
+from impactlens.ingest.parts import PartPlan
 from impactlens.ingest.people import Update, merge_updates
 from impactlens.ingest.reserved import check_reserved
 from impactlens.ingest.segment import RawMessages
 from impactlens.ingest.traits import people_updates
 from impactlens.warehouse import Warehouse
+from impactlens.warehouse.parts import add_part, new_part_path, part_writer, remove, sync
 from impactlens.warehouse.rollups import mark_pending, refresh_after_import
 
 EXPOSURE_ROWS = pa.schema(
@@ -88,8 +90,9 @@ _LATER = _sql(
 # rows but probes the stored events only for the staged ids (4 ms for 1,000 staged ids
 # against 3M stored events, vs 118 ms for an explicit ANTI JOIN that scans every stored
 # id: the server's loader writes small batches into a large table). docs/benchmarks.md.
+_NO_LATER = _sql("CREATE TEMP TABLE _later AS SELECT _seq FROM _rows")
 _INSERT_EVENTS = _sql(
-    "INSERT INTO events (message_id, timestamp, type, event, user_id, anonymous_id, actor_id, "
+    "INSERT INTO _target (message_id, timestamp, type, event, user_id, anonymous_id, actor_id, "
     "account_id, properties, received_at) SELECT s.message_id, s.timestamp, s.type, s.event, "
     "s.user_id, s.anonymous_id, coalesce(s.user_id, s.anonymous_id), "
     "coalesce(s.account_id, u.account_id), s.properties, r.received_at "
@@ -102,7 +105,8 @@ _INSERT_EXPOSURES = _sql(
     "coalesce(s.user_id, s.anonymous_id), s.user_id, coalesce(s.account_id, u.account_id), s.timestamp "
     "FROM _rows AS x JOIN _stage AS s ON x._seq = s._seq LEFT JOIN _users AS u "
     "ON s.user_id = u.user_id WHERE _fresh "
-    "AND NOT EXISTS (SELECT 1 FROM exposures AS e WHERE e.message_id = s.message_id)"
+    "AND NOT EXISTS (SELECT 1 FROM exposures AS e WHERE e.message_id = s.message_id) "
+    "AND NOT EXISTS (SELECT 1 FROM events AS e WHERE e.message_id = s.message_id)"
 )
 _INSERT_SURVEYS = _sql(
     "INSERT INTO surveys (response_id, responded_at, user_id, account_id, survey, score, comment, "
@@ -110,7 +114,8 @@ _INSERT_SURVEYS = _sql(
     "x.survey, x.score, x.comment, 'event' "
     "FROM _rows AS x JOIN _stage AS s ON x._seq = s._seq LEFT JOIN _users AS u "
     "ON s.user_id = u.user_id WHERE _fresh "
-    "AND NOT EXISTS (SELECT 1 FROM surveys AS v WHERE v.response_id = s.message_id)"
+    "AND NOT EXISTS (SELECT 1 FROM surveys AS v WHERE v.response_id = s.message_id) "
+    "AND NOT EXISTS (SELECT 1 FROM events AS e WHERE e.message_id = s.message_id)"
 )
 
 
@@ -130,6 +135,9 @@ class EventLoad:
     """Stage batches of one file, then ``finish`` writes them (inside a transaction).
 
     Use it as a context manager: the staging folder is removed on the way out.
+    With a ``part`` plan (ingest/parts.py) the file's rows are deduplicated as they
+    are staged and written straight into a Parquet part of the warehouse, which
+    ``finish`` adds to ``events`` (warehouse/parts.py) instead of inserting them.
     """
 
     def __init__(
@@ -139,6 +147,7 @@ class EventLoad:
         stamp: datetime,
         *,
         defer_rollups: bool = False,
+        part: PartPlan | None = None,
     ) -> None:
         self.wh = warehouse
         self.defer_rollups = defer_rollups
@@ -148,7 +157,10 @@ class EventLoad:
         self.folder = Path(
             tempfile.mkdtemp(prefix="impactlens-stage-", dir=warehouse.temp_directory())
         )
-        self.path = self.folder / "stage.parquet"
+        self.part = part
+        self.path = new_part_path(warehouse) if part else self.folder / "stage.parquet"
+        self.part_added = False
+        self.kept = 0  # rows written to the part
         self.writer: pq.ParquetWriter | None = None
         self.problems: list[RowProblem] = []
         self.read = self.rejected = self.people_loaded = self.people_duplicate = 0
@@ -170,6 +182,8 @@ class EventLoad:
         if self.writer is not None:
             self.writer.close()
             self.writer = None
+        if self.part is not None and not self.part_added:
+            remove(self.path)
         shutil.rmtree(self.folder, ignore_errors=True)
 
     # -- staging ------------------------------------------------------------------
@@ -178,16 +192,6 @@ class EventLoad:
         if not rows.num_rows:
             return
         rows = rows.select(STAGED_EVENT.names).cast(STAGED_EVENT)
-        if self.writer is None:
-            # lz4 without dictionaries: the cheapest encoding to write that DuckDB reads back fast
-            self.writer = pq.ParquetWriter(
-                self.path,
-                STAGED_EVENT,
-                compression="lz4",
-                use_dictionary=False,
-                write_statistics=False,
-            )
-        self.writer.write_table(rows)
         self.staged += rows.num_rows
         lo, hi = pc.min_max(rows.column("timestamp")).values()
         if lo.is_valid:
@@ -208,6 +212,26 @@ class EventLoad:
                 self.exposures.append(pa.Table.from_pylist(found.exposures, schema=EXPOSURE_ROWS))
             if found.surveys:
                 self.surveys.append(pa.Table.from_pylist(found.surveys, schema=SURVEY_ROWS))
+            rejected = found.rejected_seqs
+        else:
+            rejected = []
+        if self.part is not None:
+            kept = self.part.keep(rows, rejected, self.stamp)
+            if self.writer is None:
+                self.writer = part_writer(self.path)
+            self.writer.write_table(kept)
+            self.kept += kept.num_rows
+            return
+        if self.writer is None:
+            # lz4 without dictionaries: the cheapest encoding to write that DuckDB reads back fast
+            self.writer = pq.ParquetWriter(
+                self.path,
+                STAGED_EVENT,
+                compression="lz4",
+                use_dictionary=False,
+                write_statistics=False,
+            )
+        self.writer.write_table(rows)
 
     def add_messages(self, raw: RawMessages) -> None:
         """Check and stage a batch of Segment messages; apply its identify/group now."""
@@ -248,7 +272,7 @@ class EventLoad:
     # -- writing ------------------------------------------------------------------
     def _statement(self, template: sge.Expression, **tables: str) -> sge.Expression:
         """Bind placeholders: ``_stage`` reads the spooled Parquet file; others are names."""
-        names = {"_later": self.later, **tables}
+        names = {"_later": self.later, "_target": self.wh.rows_table("events"), **tables}
 
         def bind(node: sge.Expression) -> sge.Expression:
             if isinstance(node, sge.Table) and node.name == "_stage":
@@ -279,6 +303,15 @@ class EventLoad:
             return int(result.column(0)[0].as_py())
         return result.num_rows
 
+    def _add_part(self) -> int:
+        """Sync the part and add it to ``events`` (the caller's transaction); its row count."""
+        if not self.kept:
+            return 0
+        sync(self.path)
+        add_part(self.wh, self.path, self.kept, self.span)
+        self.part_added = True
+        return self.kept
+
     def finish(self, *, write: bool = True) -> EventOutcome:
         """Write everything staged (unless ``write`` is false) and return the counts."""
         if self.writer is not None:
@@ -289,13 +322,22 @@ class EventLoad:
         loaded = 0
         if write and valid:
             skip = pa.table({"_seq": pa.array(self.skip, pa.int64())})
-            self._run(_LATER, _rows=skip)
-            now = pa.table({"received_at": pa.array([self.stamp], pa.timestamp("us"))})
-            loaded = self._run(_INSERT_EVENTS, _now=now)
+            # Duplicates and rejected rows never reached a part: nothing in it is "later".
+            self._run(
+                _LATER if self.part is None else _NO_LATER,
+                _rows=skip.slice(0, 0) if self.part else skip,
+            )
+            # Exposures and answers first: a message whose id is stored already is a
+            # copy, and so is all it carries.
             if self.exposures:
                 self._run(_INSERT_EXPOSURES, _rows=pa.concat_tables(self.exposures))
             if self.surveys:
                 self._run(_INSERT_SURVEYS, _rows=pa.concat_tables(self.surveys))
+            if self.part is not None:
+                loaded = self._add_part()
+            else:
+                now = pa.table({"received_at": pa.array([self.stamp], pa.timestamp("us"))})
+                loaded = self._run(_INSERT_EVENTS, _now=now)
             if loaded and self.span:
                 update = mark_pending if self.defer_rollups else refresh_after_import
                 update(self.wh, *self.span)

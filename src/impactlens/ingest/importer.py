@@ -39,6 +39,7 @@ from impactlens.ingest.event_load import EventLoad
 from impactlens.ingest.flat_events import FlatBatch, check_flat, header_problems, staged_rows
 from impactlens.ingest.message_checks import RowProblem
 from impactlens.ingest.ndjson import extract_lines
+from impactlens.ingest.parts import plan_part
 from impactlens.ingest.reference_load import load_reference
 from impactlens.ingest.report import FileReport, FileStatus, ImportReport
 from impactlens.ingest.segment import RawMessages, extract_dicts
@@ -212,7 +213,8 @@ def _load(warehouse: Warehouse, task: FileTask, reserved: ReservedEvents, stamp:
         return load_reference(
             warehouse, task, stamp, stop_writing_on_problem=mode == "fail", tick=tick
         )
-    with EventLoad(warehouse, reserved, stamp, defer_rollups=True) as load:
+    part = plan_part(warehouse, task.path) if task.form == "parquet" and not task.gzip else None
+    with EventLoad(warehouse, reserved, stamp, defer_rollups=True, part=part) as load:
         if task.form == "ndjson":
             for raw in _ahead(_extract_jobs(iter_line_chunks(task, tick)), workers=2):
                 load.add_messages(raw)

@@ -8,8 +8,9 @@ whose merged result equals the stored row is not written, which is what makes
 a re-import change nothing (``updated_at`` included).
 
 When a user gains an account, events stored earlier without an account for
-that user are back-filled (a keyed UPDATE against an Arrow mapping table), and
-the rollup hours of those events are marked pending in the same transaction.
+that user are back-filled (a keyed UPDATE against an Arrow mapping table; a
+Parquet part holding such events is rewritten and swapped in), and the rollup
+hours of those events are marked pending in the same transaction.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import sqlglot.expressions as sge
 
 from impactlens.ingest.values import canonical_json
 from impactlens.warehouse import TABLES, Warehouse
+from impactlens.warehouse.parts import backfill_parts
 from impactlens.warehouse.schema import PENDING_TABLE
 
 BACKFILL_TABLES = ("events", "exposures", "surveys")
@@ -202,6 +204,8 @@ def backfill_accounts(warehouse: Warehouse, links: Sequence[tuple[str, str]]) ->
             sge.replace_tables(_STALE_HOURS, {"_pending": PENDING_TABLE, "_map": view})
         )
         for table in BACKFILL_TABLES:
+            target = warehouse.rows_table(table)
             warehouse.execute_statement(
-                sge.replace_tables(_BACKFILL, {"_target": table, "_map": view})
+                sge.replace_tables(_BACKFILL, {"_target": target, "_map": view})
             )
+        backfill_parts(warehouse, view)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
@@ -89,6 +89,14 @@ class Warehouse:
         self.url = url
         self._writes = ENGINE_WRITES[engine]
         self._in_transaction = False
+        self._after_commit: list[Callable[[], None]] = []
+        self._after_rollback: list[Callable[[], None]] = []
+        # The DuckDB database file (None in memory and on other engines), and whether
+        # ``events`` is a view over stored rows and Parquet parts (warehouse/parts.py;
+        # None: not looked up yet).
+        self.database: Path | None = None
+        self.read_only = False
+        self.has_parts: bool | None = None
 
     # -- connecting ---------------------------------------------------------------
     @classmethod
@@ -108,7 +116,14 @@ class Warehouse:
                 backend = ibis.duckdb.connect(path, read_only=read_only and path != ":memory:")
             except Exception as exc:  # duckdb raises IOException for a locked or newer file
                 raise UserError(f"cannot open the DuckDB warehouse at {path}: {exc}") from exc
-            return cls(backend, "duckdb", url)
+            warehouse = cls(backend, "duckdb", url)
+            if path != ":memory:":
+                from impactlens.warehouse.parts import open_parts  # parts imports this module
+
+                warehouse.database = Path(path).resolve()
+                warehouse.read_only = read_only
+                open_parts(warehouse)
+            return warehouse
         if scheme in ("pyspark", "spark"):
             from pyspark.sql import SparkSession  # optional dependency: impactlens[spark]
 
@@ -162,6 +177,15 @@ class Warehouse:
         rows = meta.filter(meta.key == "schema_version").select("value").to_pyarrow()
         return int(rows.column(0)[0].as_py()) if rows.num_rows else None
 
+    def meta(self, key: str) -> str | None:
+        """A value of ``_impactlens_meta``, or None."""
+        meta = self.backend.table(META_TABLE)
+        rows = meta.filter(meta.key == key).select("value").to_pyarrow()
+        return rows.column(0)[0].as_py() if rows.num_rows else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._set_meta(key, value)
+
     def _set_meta(self, key: str, value: str) -> None:
         self._delete_where_in(META_TABLE, pa.table({"key": [key]}), ("key",))
         self.backend.insert(META_TABLE, pa.table({"key": [key], "value": [value]}))
@@ -172,6 +196,14 @@ class Warehouse:
 
     def count(self, name: str) -> int:
         return int(self.table(name).count().to_pyarrow().as_py())
+
+    def rows_table(self, name: str) -> str:
+        """Where rows of ``name`` are written: ``events`` may be a view over parts."""
+        if name != "events":
+            return name
+        from impactlens.warehouse.parts import events_rows_table
+
+        return events_rows_table(self)
 
     # -- writing ------------------------------------------------------------------
     @contextlib.contextmanager
@@ -190,10 +222,41 @@ class Warehouse:
             yield
         except BaseException:
             self._in_transaction = False
+            self._after_commit.clear()
             self._raw("ROLLBACK")
+            self._run_hooks(self._after_rollback)
             raise
         self._in_transaction = False
+        self._after_rollback.clear()
         self._raw("COMMIT")
+        self._run_hooks(self._after_commit)
+
+    def after_transaction(
+        self,
+        *,
+        commit: Callable[[], None] | None = None,
+        rollback: Callable[[], None] | None = None,
+    ) -> None:
+        """Run ``commit`` after the current transaction commits, ``rollback`` if it does not.
+
+        Outside a transaction the write is already applied: ``commit`` runs now.
+        Used for files beside the database (Parquet parts), which a rollback cannot undo.
+        """
+        if not self._in_transaction:
+            if commit is not None:
+                commit()
+            return
+        if commit is not None:
+            self._after_commit.append(commit)
+        if rollback is not None:
+            self._after_rollback.append(rollback)
+
+    @staticmethod
+    def _run_hooks(hooks: list[Callable[[], None]]) -> None:
+        pending = list(hooks)
+        hooks.clear()
+        for hook in pending:
+            hook()
 
     def insert_new(self, name: str, rows: pa.Table) -> int:
         """Insert the rows whose key is not in the table yet; return how many."""
@@ -203,7 +266,7 @@ class Warehouse:
         staged = _first_per_key(_numbered(rows), spec.key)
         new = staged.anti_join(self.table(name), list(spec.key))
         before = self.count(name)
-        self.backend.insert(name, new.select(*spec.columns))
+        self.backend.insert(self.rows_table(name), new.select(*spec.columns))
         return self.count(name) - before
 
     def upsert(self, name: str, rows: pa.Table) -> int:
@@ -282,15 +345,17 @@ class Warehouse:
         path.mkdir(parents=True, exist_ok=True)
         return path
 
-    def query_arrow(self, statement: sge.Expression) -> pa.Table:
+    def query_arrow(self, statement: sge.Expression, params: Sequence[object] = ()) -> pa.Table:
         """Run a statement built with sqlglot from our own identifiers; return its rows.
 
-        An INSERT/UPDATE/DELETE returns DuckDB's one-row count table.
+        An INSERT/UPDATE/DELETE returns DuckDB's one-row count table. ``params``
+        fill the statement's ``?`` placeholders (DuckDB only): how a user's file
+        path reaches a table function without becoming SQL text.
         """
         sql = statement.sql(self._writes.dialect)
         try:
             if self.engine == "duckdb":
-                return self.backend.con.execute(sql).to_arrow_table()
+                return self.backend.con.execute(sql, list(params)).to_arrow_table()
             return self.backend.sql(sql).to_pyarrow()
         except Exception as exc:
             raise InternalError(f"warehouse statement failed: {exc}") from exc

@@ -25,7 +25,7 @@ from typing import Literal
 import ibis
 import ibis.expr.schema as sch
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 META_TABLE = "_impactlens_meta"
 IMPORTS_TABLE = "_impactlens_imports"
@@ -42,6 +42,11 @@ PENDING_TABLE = "_impactlens_rollup_pending"
 COUNTS_TABLE = "_impactlens_event_counts"
 PAIR_DEFS_TABLE = "_impactlens_pair_defs"
 PAIRS_TABLE = "_impactlens_pairs"
+# Event rows kept as Parquet files read in place (warehouse/parts.py): one row per part.
+# Once a warehouse has a part, ``events`` is a view over ``PART_ROWS_TABLE`` (the rows
+# written into DuckDB's own storage) and the parts.
+PARTS_TABLE = "_impactlens_event_parts"
+PART_ROWS_TABLE = "_impactlens_event_rows"
 
 TS = "timestamp"
 STR = "string"
@@ -321,6 +326,14 @@ META_TABLES: dict[str, dict[str, str]] = {
         "ready": "boolean",
     },
     PAIRS_TABLE: {"pair_key": STR, "ts": TS, "actor": STR, "next_ts": TS},
+    PARTS_TABLE: {
+        "part_id": STR,
+        "file": STR,
+        "rows": I64,
+        "min_ts": TS,
+        "max_ts": TS,
+        "created_at": TS,
+    },
 }
 
 
@@ -347,4 +360,7 @@ def _backfill_event_rollup(warehouse: object) -> None:
 MIGRATIONS: list[Migration] = [
     Migration(2, "hourly per-actor event rollups, back-filled", _backfill_event_rollup),
     Migration(3, "hourly event counts and next-event pairs, back-filled", _backfill_event_rollup),
+    # The parts table is created with the other meta tables; the version bump makes an
+    # older impactlens refuse a warehouse whose ``events`` may be a view it cannot write.
+    Migration(4, "events may be kept as Parquet parts read in place", lambda warehouse: None),
 ]

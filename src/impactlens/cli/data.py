@@ -186,6 +186,10 @@ def render_status(st: WarehouseStatus) -> None:
         f"actors: {st.identified_actors:,} identified users, {st.anonymous_actors:,} anonymous; "
         f"{st.imports} file(s) imported"
     )
+    if st.event_parts:
+        console.print(
+            f"{st.event_part_rows:,} events kept in {st.event_parts} Parquet part(s) read in place"
+        )
 
 
 def render_overview(ov: Overview) -> None:

@@ -64,6 +64,8 @@ class WarehouseOut(Out):
     identified_actors: int
     anonymous_actors: int
     imports: int
+    event_parts: int
+    event_part_rows: int
 
 
 class OverviewOut(Out):

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from impactlens.warehouse import TABLES, Warehouse
+from impactlens.warehouse.parts import part_rows
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,8 @@ class WarehouseStatus:
     identified_actors: int
     anonymous_actors: int
     imports: int
+    event_parts: int = 0  # events kept as Parquet parts read in place (warehouse/parts.py)
+    event_part_rows: int = 0
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -65,6 +68,7 @@ def warehouse_status(warehouse: Warehouse) -> WarehouseStatus:
         anonymous=actors.user_id.isnull().sum(),
     ).to_pyarrow()
     imports = warehouse.count("_impactlens_imports")
+    parts = part_rows(warehouse)
     return WarehouseStatus(
         url=warehouse.url,
         engine=warehouse.engine,
@@ -73,4 +77,6 @@ def warehouse_status(warehouse: Warehouse) -> WarehouseStatus:
         identified_actors=int(counts["identified"][0].as_py() or 0),
         anonymous_actors=int(counts["anonymous"][0].as_py() or 0),
         imports=imports,
+        event_parts=len(parts),
+        event_part_rows=sum(parts),
     )

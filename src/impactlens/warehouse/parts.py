@@ -157,6 +157,13 @@ def part_files(warehouse: Warehouse) -> list[str]:
     return [str(v) for v in table.file.to_pyarrow().to_pylist()]
 
 
+def part_rows(warehouse: Warehouse) -> list[int]:
+    """The row count of each part (empty without parts)."""
+    if not has_parts(warehouse):
+        return []
+    return [int(v) for v in warehouse.table(PARTS_TABLE).rows.to_pyarrow().to_pylist()]
+
+
 def add_part(
     warehouse: Warehouse,
     path: Path,

@@ -9,6 +9,10 @@ refreshed now (``refresh_after_import``), or with ``defer_rollups`` only
 marked pending in the same transaction for a later ``refresh_pending`` (the
 file importer does that once after all its files). Reserved events are checked
 per batch, in Python, as they are staged.
+
+With a part plan (ingest/parts.py: a big Parquet file) the checked rows are
+not spooled but deduplicated as they stream and written into a Parquet part,
+which ``finish`` adds to ``events`` (warehouse/parts.py) instead of inserting.
 """
 
 from __future__ import annotations

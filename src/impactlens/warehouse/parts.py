@@ -40,7 +40,7 @@ import pyarrow.parquet as pq
 import sqlglot as sg
 import sqlglot.expressions as sge
 
-from impactlens.warehouse.schema import META_TABLES, PART_ROWS_TABLE, PARTS_TABLE
+from impactlens.warehouse.schema import META_TABLES, PART_ROWS_TABLE, PARTS_TABLE, TABLES
 
 if TYPE_CHECKING:
     from impactlens.warehouse.connection import Warehouse
@@ -50,16 +50,8 @@ if TYPE_CHECKING:
 # exposures and survey answers it found back to the rows it kept).
 PART_SCHEMA = pa.schema(
     [
-        ("_seq", pa.int64()),
-        ("message_id", pa.string()),
-        ("timestamp", pa.timestamp("us")),
-        ("type", pa.string()),
-        ("event", pa.string()),
-        ("user_id", pa.string()),
-        ("anonymous_id", pa.string()),
-        ("account_id", pa.string()),
-        ("properties", pa.string()),
-        ("received_at", pa.timestamp("us")),
+        pa.field("_seq", pa.int64()),
+        *(f for f in TABLES["events"].schema.to_pyarrow() if f.name != "actor_id"),
     ]
 )
 # A file no row names, older than this, is left over from a crash (an import that is

@@ -213,8 +213,8 @@ def _load(warehouse: Warehouse, task: FileTask, reserved: ReservedEvents, stamp:
         return load_reference(
             warehouse, task, stamp, stop_writing_on_problem=mode == "fail", tick=tick
         )
-    part = plan_part(warehouse, task.path) if task.form == "parquet" and not task.gzip else None
-    with EventLoad(warehouse, reserved, stamp, defer_rollups=True, part=part) as load:
+    plan = plan_part(warehouse, task.path) if task.form == "parquet" and not task.gzip else None
+    with EventLoad(warehouse, reserved, stamp, defer_rollups=True, part=plan) as load:
         if task.form == "ndjson":
             for raw in _ahead(_extract_jobs(iter_line_chunks(task, tick)), workers=2):
                 load.add_messages(raw)

@@ -287,7 +287,7 @@ def backfill_parts(warehouse: Warehouse, mapping: str) -> int:
         new = new_part_path(warehouse)
         select = sge.replace_tables(_BACKFILLED.copy(), {"_map": mapping}).transform(scan)
         copy = sge.Copy(
-            this=select.subquery(),
+            this=sge.Subquery(this=select),
             kind=False,
             files=[sge.Literal.string(str(new))],
             params=[

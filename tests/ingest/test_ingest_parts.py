@@ -322,3 +322,43 @@ def test_keep_splits_copies_over_batches() -> None:
     )  # fmt: skip
     assert other.keep(batch([0, 1, 2]), [], now).column("_seq").to_pylist() == [0, 1, 2]
     assert other.keep(batch([3, 4]), [], now).column("_seq").to_pylist() == []
+
+
+def test_small_batches_find_copies_in_parts_by_hash_and_confirm_them(tmp_path) -> None:
+    """A hash in the index is only a candidate: the id itself decides (a collision is no copy)."""
+    from impactlens.warehouse.schema import PART_IDS_TABLE
+
+    wh = connect(tmp_path / "w.duckdb")
+    with as_parts(10):
+        import_path(wh, big_file(tmp_path / "a"))
+    assert wh.count(PART_IDS_TABLE) == 40
+    fake = wh.backend.con.execute("SELECT hash('new-1')").fetchone()[0]
+    wh.backend.con.execute(f"INSERT INTO {PART_IDS_TABLE} VALUES ({fake})")  # a collision
+    sent = [
+        {"type": "track", "messageId": mid, "timestamp": "2026-03-02T00:00:00Z", "event": "B",
+         "userId": "u9"}
+        for mid in ("m-3", "new-1", "m-39", "new-2")
+    ]  # fmt: skip
+    result = import_messages(wh, sent)
+    assert (result.loaded, result.duplicates) == (2, 2)
+    events = wh.table("events")
+    assert sorted(events.filter(events.event == "B").message_id.to_pyarrow().to_pylist()) == [
+        "new-1",
+        "new-2",
+    ]
+    assert wh.count("events") == 42
+
+
+def test_part_ids_are_hashed_again_when_duckdb_hashes_differently(tmp_path) -> None:
+    from impactlens.warehouse.schema import PART_IDS_TABLE
+
+    wh = connect(tmp_path / "w.duckdb")
+    with as_parts(10):
+        import_path(wh, big_file(tmp_path / "a"))
+    wh.backend.con.execute(f"UPDATE {PART_IDS_TABLE} SET h = h + 1")  # as another version would
+    wh.set_meta("part_ids_hash_probe", "from another DuckDB")
+    wh.close()
+    wh = connect(tmp_path / "w.duckdb")
+    again = import_messages(wh, [{"type": "track", "messageId": "m-7", "event": "A",
+                                  "timestamp": "2026-03-01T07:00:00Z", "userId": "u3"}])  # fmt: skip
+    assert (again.loaded, again.duplicates) == (0, 1) and wh.count("events") == 40

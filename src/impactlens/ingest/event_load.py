@@ -42,7 +42,14 @@ from impactlens.ingest.reserved import check_reserved
 from impactlens.ingest.segment import RawMessages
 from impactlens.ingest.traits import people_updates
 from impactlens.warehouse import Warehouse
-from impactlens.warehouse.parts import add_part, new_part_path, part_writer, remove, sync
+from impactlens.warehouse.parts import (
+    add_part,
+    new_part_path,
+    part_copies,
+    part_writer,
+    remove,
+    sync,
+)
 from impactlens.warehouse.rollups import mark_pending, refresh_after_import
 
 EXPOSURE_ROWS = pa.schema(
@@ -95,13 +102,14 @@ _LATER = _sql(
 # against 3M stored events, vs 118 ms for an explicit ANTI JOIN that scans every stored
 # id: the server's loader writes small batches into a large table). docs/benchmarks.md.
 _NO_LATER = _sql("CREATE TEMP TABLE _later AS SELECT _seq FROM _rows")
+_ADD_LATER = _sql("INSERT INTO _later SELECT _seq FROM _rows")
 _INSERT_EVENTS = _sql(
     "INSERT INTO _target (message_id, timestamp, type, event, user_id, anonymous_id, actor_id, "
     "account_id, properties, received_at) SELECT s.message_id, s.timestamp, s.type, s.event, "
     "s.user_id, s.anonymous_id, coalesce(s.user_id, s.anonymous_id), "
     "coalesce(s.account_id, u.account_id), s.properties, r.received_at "
     "FROM _stage AS s CROSS JOIN _now AS r LEFT JOIN _users AS u ON s.user_id = u.user_id "
-    "WHERE _fresh AND NOT EXISTS (SELECT 1 FROM events AS e WHERE e.message_id = s.message_id)"
+    "WHERE _fresh AND NOT EXISTS (SELECT 1 FROM _stored AS e WHERE e.message_id = s.message_id)"
 )
 _INSERT_EXPOSURES = _sql(
     "INSERT INTO exposures (message_id, experiment_id, variation_id, actor_id, user_id, account_id, "
@@ -110,7 +118,7 @@ _INSERT_EXPOSURES = _sql(
     "FROM _rows AS x JOIN _stage AS s ON x._seq = s._seq LEFT JOIN _users AS u "
     "ON s.user_id = u.user_id WHERE _fresh "
     "AND NOT EXISTS (SELECT 1 FROM exposures AS e WHERE e.message_id = s.message_id) "
-    "AND NOT EXISTS (SELECT 1 FROM events AS e WHERE e.message_id = s.message_id)"
+    "AND NOT EXISTS (SELECT 1 FROM _stored AS e WHERE e.message_id = s.message_id)"
 )
 _INSERT_SURVEYS = _sql(
     "INSERT INTO surveys (response_id, responded_at, user_id, account_id, survey, score, comment, "
@@ -119,7 +127,7 @@ _INSERT_SURVEYS = _sql(
     "FROM _rows AS x JOIN _stage AS s ON x._seq = s._seq LEFT JOIN _users AS u "
     "ON s.user_id = u.user_id WHERE _fresh "
     "AND NOT EXISTS (SELECT 1 FROM surveys AS v WHERE v.response_id = s.message_id) "
-    "AND NOT EXISTS (SELECT 1 FROM events AS e WHERE e.message_id = s.message_id)"
+    "AND NOT EXISTS (SELECT 1 FROM _stored AS e WHERE e.message_id = s.message_id)"
 )
 
 
@@ -276,14 +284,14 @@ class EventLoad:
     # -- writing ------------------------------------------------------------------
     def _statement(self, template: sge.Expression, **tables: str) -> sge.Expression:
         """Bind placeholders: ``_stage`` reads the spooled Parquet file; others are names."""
-        names = {"_later": self.later, "_target": self.wh.rows_table("events"), **tables}
+        rows = self.wh.rows_table("events")
+        # With parts, "stored" is checked in two steps: the stored rows here, the parts
+        # by ``part_copies`` (their hashes first), whose finds join ``_later``.
+        names = {"_later": self.later, "_target": rows, "_stored": rows, **tables}
 
         def bind(node: sge.Expression) -> sge.Expression:
             if isinstance(node, sge.Table) and node.name == "_stage":
-                scan = sge.Anonymous(
-                    this="read_parquet", expressions=[sge.Literal.string(str(self.path))]
-                )
-                return sge.Table(this=scan, alias=node.args.get("alias"))
+                return sge.Table(this=self._scan(), alias=node.args.get("alias"))
             if isinstance(node, sge.Table) and node.name in names:
                 return sge.Table(
                     this=sge.to_identifier(names[node.name]), alias=node.args.get("alias")
@@ -291,6 +299,9 @@ class EventLoad:
             return node
 
         return template.transform(bind)
+
+    def _scan(self) -> sge.Expression:
+        return sge.Anonymous(this="read_parquet", expressions=[sge.Literal.string(str(self.path))])
 
     def _run(self, template: sge.Expression, **tables: pa.Table) -> int:
         """Run a statement with Arrow tables bound to placeholders; return its row count."""
@@ -327,10 +338,13 @@ class EventLoad:
         if write and valid:
             skip = pa.table({"_seq": pa.array(self.skip, pa.int64())})
             # Duplicates and rejected rows never reached a part: nothing in it is "later".
-            self._run(
-                _LATER if self.part is None else _NO_LATER,
-                _rows=skip.slice(0, 0) if self.part else skip,
-            )
+            if self.part is not None:
+                self._run(_NO_LATER, _rows=skip.slice(0, 0))
+            else:
+                self._run(_LATER, _rows=skip)
+                copies = part_copies(self.wh, self._scan())
+                if copies.num_rows:
+                    self._run(_ADD_LATER, _rows=copies)
             # Exposures and answers first: a message whose id is stored already is a
             # copy, and so is all it carries.
             if self.exposures:

@@ -40,7 +40,13 @@ import pyarrow.parquet as pq
 import sqlglot as sg
 import sqlglot.expressions as sge
 
-from impactlens.warehouse.schema import META_TABLES, PART_ROWS_TABLE, PARTS_TABLE, TABLES
+from impactlens.warehouse.schema import (
+    META_TABLES,
+    PART_IDS_TABLE,
+    PART_ROWS_TABLE,
+    PARTS_TABLE,
+    TABLES,
+)
 
 if TYPE_CHECKING:
     from impactlens.warehouse.connection import Warehouse
@@ -58,6 +64,20 @@ PART_SCHEMA = pa.schema(
 # still writing its part touches the file as it goes).
 ORPHAN_SECONDS = 3600
 _FOLDER_KEY = "parts_folder"  # _impactlens_meta: the folder the view's paths point into
+# _impactlens_meta: DuckDB's hash of a fixed text when the part ids were hashed. A DuckDB
+# whose hash differs re-hashes them on connecting (its hash() is not a stable format).
+_HASH_KEY = "part_ids_hash_probe"
+_PROBE = sg.parse_one("SELECT CAST(hash('impactlens part ids') AS VARCHAR) AS probe", read="duckdb")
+_INDEX = sg.parse_one("INSERT INTO _ids SELECT hash(message_id) FROM _part", read="duckdb")
+# The staged rows whose id may be in a part (its hash is), then those that are.
+_CANDIDATES = sg.parse_one(
+    "SELECT s._seq, s.message_id FROM _stage AS s WHERE hash(s.message_id) IN (SELECT h FROM _ids)",
+    read="duckdb",
+)
+_CONFIRMED = sg.parse_one(
+    "SELECT c._seq FROM _candidates AS c WHERE c.message_id IN (SELECT message_id FROM _parts)",
+    read="duckdb",
+)
 
 _VIEW = sg.parse_one(
     "CREATE OR REPLACE VIEW events AS "
@@ -184,12 +204,77 @@ def add_part(
     schema = ibis.schema(META_TABLES[PARTS_TABLE]).to_pyarrow()
     data = pa.Table.from_pylist([row], schema=schema)
     warehouse.backend.insert(PARTS_TABLE, data)
+    if replaces is None:
+        _index(warehouse, path)
     _create_view(warehouse)
     old = path.with_name(replaces) if replaces is not None else None
     warehouse.after_transaction(
         commit=(lambda: remove(old)) if old is not None else None,
         rollback=lambda: _rolled_back(warehouse, path),
     )
+
+
+def _index(warehouse: Warehouse, path: Path) -> None:
+    statement = sge.replace_tables(_INDEX.copy(), {"_ids": PART_IDS_TABLE}).transform(_scan(path))
+    warehouse.execute_statement(statement)
+    warehouse.set_meta(_HASH_KEY, _hash_probe(warehouse))
+
+
+def _hash_probe(warehouse: Warehouse) -> str:
+    return str(warehouse.query_arrow(_PROBE).column(0)[0].as_py())
+
+
+def reindex_part_ids(warehouse: Warehouse) -> None:
+    """Hash the message ids of every part again (in the caller's transaction)."""
+    if not has_parts(warehouse):
+        return
+    warehouse.execute_statement(sge.Delete(this=sg.table(PART_IDS_TABLE, quoted=True)))
+    where = folder(warehouse)
+    assert where is not None
+    for name in part_files(warehouse):
+        _index(warehouse, where / name)
+
+
+def part_copies(warehouse: Warehouse, stage: sge.Expression) -> pa.Table:
+    """The ``_seq`` of the staged rows (``stage``: a table expression with ``_seq`` and
+    ``message_id``) whose message_id is in a part.
+
+    The hashes find the candidates without reading a part; only when there are
+    some (a re-sent message, or a hash collision) are the parts' ids read.
+    """
+    empty = pa.table({"_seq": pa.array([], pa.int64())})
+    if not has_parts(warehouse):
+        return empty
+
+    def bind(node: sge.Expression) -> sge.Expression:
+        if isinstance(node, sge.Table) and node.name == "_stage":
+            return sge.Table(this=stage.copy(), alias=node.args.get("alias"))
+        return node
+
+    query = sge.replace_tables(_CANDIDATES.copy(), {"_ids": PART_IDS_TABLE}).transform(bind)
+    candidates = warehouse.query_arrow(query)
+    if not candidates.num_rows:
+        return empty
+    with warehouse.arrow_view(candidates) as view:
+        confirm = sge.replace_tables(_CONFIRMED.copy(), {"_candidates": view}).transform(
+            _bind_parts(warehouse)
+        )
+        return warehouse.query_arrow(confirm)
+
+
+def _bind_parts(warehouse: Warehouse):  # type: ignore[no-untyped-def]
+    """A transform binding the placeholder table ``_parts`` to a scan of every part."""
+    where = folder(warehouse)
+    assert where is not None
+    paths = [sge.Literal.string(str(where / name)) for name in part_files(warehouse)]
+    scan = sge.Anonymous(this="read_parquet", expressions=[sge.Array(expressions=paths)])
+
+    def bind(node: sge.Expression) -> sge.Expression:
+        if isinstance(node, sge.Table) and node.name == "_parts":
+            return sge.Table(this=scan.copy(), alias=node.args.get("alias"))
+        return node
+
+    return bind
 
 
 def _rolled_back(warehouse: Warehouse, path: Path) -> None:
@@ -210,18 +295,8 @@ def _convert(warehouse: Warehouse) -> None:
 
 
 def _view(warehouse: Warehouse, *, temporary: bool = False) -> sge.Expression:
-    where = folder(warehouse)
-    assert where is not None
-    paths = [sge.Literal.string(str(where / name)) for name in part_files(warehouse)]
-    scan = sge.Anonymous(this="read_parquet", expressions=[sge.Array(expressions=paths)])
     view = sge.replace_tables(_VIEW.copy(), {"_rows": PART_ROWS_TABLE})
-
-    def bind(node: sge.Expression) -> sge.Expression:
-        if isinstance(node, sge.Table) and node.name == "_parts":
-            return sge.Table(this=scan.copy(), alias=node.args.get("alias"))
-        return node
-
-    view = view.transform(bind)
+    view = view.transform(_bind_parts(warehouse))
     if temporary:
         view.set("properties", sge.Properties(expressions=[sge.TemporaryProperty()]))
     return view
@@ -247,6 +322,10 @@ def open_parts(warehouse: Warehouse) -> None:
         else:
             with warehouse.transaction():
                 _create_view(warehouse)
+    indexed = PART_IDS_TABLE in set(warehouse.backend.list_tables())  # else: migration 5
+    if not warehouse.read_only and indexed and warehouse.meta(_HASH_KEY) != _hash_probe(warehouse):
+        with warehouse.transaction():
+            reindex_part_ids(warehouse)
     if not warehouse.read_only and where is not None and where.is_dir():
         sweep(where, set(part_files(warehouse)))
 

@@ -25,7 +25,7 @@ from typing import Literal
 import ibis
 import ibis.expr.schema as sch
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 META_TABLE = "_impactlens_meta"
 IMPORTS_TABLE = "_impactlens_imports"
@@ -47,6 +47,9 @@ PAIRS_TABLE = "_impactlens_pairs"
 # written into DuckDB's own storage) and the parts.
 PARTS_TABLE = "_impactlens_event_parts"
 PART_ROWS_TABLE = "_impactlens_event_rows"
+# hash(message_id) of every event in a part: a small batch finds its copies in the parts
+# without reading their message_id columns (warehouse/parts.py, ``part_copies``).
+PART_IDS_TABLE = "_impactlens_event_part_ids"
 
 TS = "timestamp"
 STR = "string"
@@ -334,6 +337,7 @@ META_TABLES: dict[str, dict[str, str]] = {
         "max_ts": TS,
         "created_at": TS,
     },
+    PART_IDS_TABLE: {"h": "uint64"},
 }
 
 
@@ -356,6 +360,12 @@ def _backfill_event_rollup(warehouse: object) -> None:
     rebuild_rollups(warehouse)
 
 
+def _index_part_ids(warehouse: object) -> None:
+    from impactlens.warehouse.parts import reindex_part_ids  # parts imports this module
+
+    reindex_part_ids(warehouse)
+
+
 # Appended to as the schema grows.
 MIGRATIONS: list[Migration] = [
     Migration(2, "hourly per-actor event rollups, back-filled", _backfill_event_rollup),
@@ -363,4 +373,5 @@ MIGRATIONS: list[Migration] = [
     # The parts table is created with the other meta tables; the version bump makes an
     # older impactlens refuse a warehouse whose ``events`` may be a view it cannot write.
     Migration(4, "events may be kept as Parquet parts read in place", lambda warehouse: None),
+    Migration(5, "hashes of the message ids in Parquet parts, back-filled", _index_part_ids),
 ]

@@ -333,7 +333,7 @@ def test_small_batches_find_copies_in_parts_by_hash_and_confirm_them(tmp_path) -
         import_path(wh, big_file(tmp_path / "a"))
     assert wh.count(PART_IDS_TABLE) == 40
     fake = wh.backend.con.execute("SELECT hash('new-1')").fetchone()[0]
-    wh.backend.con.execute(f"INSERT INTO {PART_IDS_TABLE} VALUES ({fake})")  # a collision
+    wh.backend.insert(PART_IDS_TABLE, pa.table({"h": pa.array([fake], pa.uint64())}))  # a collision
     sent = [
         {"type": "track", "messageId": mid, "timestamp": "2026-03-02T00:00:00Z", "event": "B",
          "userId": "u9"}
@@ -355,7 +355,8 @@ def test_part_ids_are_hashed_again_when_duckdb_hashes_differently(tmp_path) -> N
     wh = connect(tmp_path / "w.duckdb")
     with as_parts(10):
         import_path(wh, big_file(tmp_path / "a"))
-    wh.backend.con.execute(f"UPDATE {PART_IDS_TABLE} SET h = h + 1")  # as another version would
+    assert PART_IDS_TABLE == "_impactlens_event_part_ids"
+    wh.backend.con.execute("UPDATE _impactlens_event_part_ids SET h = h + 1")  # another DuckDB
     wh.set_meta("part_ids_hash_probe", "from another DuckDB")
     wh.close()
     wh = connect(tmp_path / "w.duckdb")

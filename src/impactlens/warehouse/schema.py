@@ -361,8 +361,10 @@ def _backfill_event_rollup(warehouse: object) -> None:
 
 
 def _index_part_ids(warehouse: object) -> None:
-    from impactlens.warehouse.parts import reindex_part_ids  # parts imports this module
+    from impactlens.warehouse.connection import Warehouse  # both import this module
+    from impactlens.warehouse.parts import reindex_part_ids
 
+    assert isinstance(warehouse, Warehouse)
     reindex_part_ids(warehouse)
 
 

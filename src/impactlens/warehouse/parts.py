@@ -70,8 +70,11 @@ _HASH_KEY = "part_ids_hash_probe"
 _PROBE = sg.parse_one("SELECT CAST(hash('impactlens part ids') AS VARCHAR) AS probe", read="duckdb")
 _INDEX = sg.parse_one("INSERT INTO _ids SELECT hash(message_id) FROM _part", read="duckdb")
 # The staged rows whose id may be in a part (its hash is), then those that are.
+# An inner join, not IN: DuckDB then builds its hash table on the few staged rows and
+# streams the index past it (IN builds on the index: 65 ms per batch at 10M parts rows).
 _CANDIDATES = sg.parse_one(
-    "SELECT s._seq, s.message_id FROM _stage AS s WHERE hash(s.message_id) IN (SELECT h FROM _ids)",
+    "SELECT DISTINCT s._seq, s.message_id FROM _stage AS s JOIN _ids AS i "
+    "ON i.h = hash(s.message_id)",
     read="duckdb",
 )
 _CONFIRMED = sg.parse_one(

@@ -8,7 +8,12 @@ import pytest
 from ingest_helpers import write_events
 
 from impactlens.ingest import import_path
-from impactlens.warehouse.rollups import pending_ranges, refresh_pending, rollup_is_fresh
+from impactlens.warehouse.rollups import (
+    mark_pending,
+    pending_ranges,
+    refresh_pending,
+    rollup_is_fresh,
+)
 from impactlens.warehouse.schema import ACTIVITY_TABLE, PENDING_TABLE, ROLLUP_TABLE
 
 
@@ -123,7 +128,28 @@ def test_a_mark_spanning_a_century_refreshes_only_the_weeks_with_events(
 ) -> None:
     messages = [track("a", "2000-01-03T00:30:00Z"), track("b", "2100-06-01T08:00:00Z", user="u2")]
     import_path(warehouse, write_events(tmp_path, messages, "ndjson"), refresh_rollups=False)
+    assert pending_ranges(warehouse) == [  # the import marks the days with events
+        (datetime(2000, 1, 3), datetime(2000, 1, 4)),
+        (datetime(2100, 6, 1), datetime(2100, 6, 1, 9)),
+    ]
+    mark_pending(warehouse, datetime(2000, 1, 3), datetime(2100, 6, 1, 8))  # e.g. a back-fill
     assert pending_ranges(warehouse) == [(datetime(2000, 1, 3), datetime(2100, 6, 1, 9))]
     assert refresh_pending(warehouse) == 2  # not the ~5,200 weeks in between
     assert warehouse.count(PENDING_TABLE) == 0 and rollup_is_fresh(warehouse)
     assert _sorted(warehouse.table(ROLLUP_TABLE)) == reference(warehouse)
+
+
+def test_only_the_days_with_new_events_are_marked_stale(warehouse, tmp_path) -> None:
+    """A stray old timestamp does not make every hour between it and the rest stale."""
+    first = [track("mid", "2050-06-15T12:00:00Z")]
+    import_path(warehouse, write_events(tmp_path / "a", first, "ndjson"))
+    later = [track("old", "2000-01-01T05:30:00Z"), track("new", "2100-01-01T07:00:00Z"),
+             track("next", "2100-01-02T01:00:00Z", user="u2")]  # fmt: skip
+    import_path(warehouse, write_events(tmp_path / "b", later, "ndjson"), refresh_rollups=False)
+    assert pending_ranges(warehouse) == [  # whole days, clipped to the file's first and last
+        (datetime(2000, 1, 1, 5), datetime(2000, 1, 2)),
+        (datetime(2100, 1, 1), datetime(2100, 1, 2, 2)),
+    ]
+    refresh_pending(warehouse)
+    assert _sorted(warehouse.table(ROLLUP_TABLE)) == reference(warehouse)
+    assert rollup_is_fresh(warehouse)

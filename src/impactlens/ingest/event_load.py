@@ -4,10 +4,11 @@ Checked batches are spooled to a temporary Parquet file as they are read, so
 memory stays flat whatever the file size (DuckDB reads the file back as a
 stream). ``finish`` then writes with a few set-based statements over it:
 events whose ``message_id`` is new (the first copy in the file wins), the
-exposures and survey answers they carry, and the rollup hours they make stale:
-refreshed now (``refresh_after_import``), or with ``defer_rollups`` only
-marked pending in the same transaction for a later ``refresh_pending`` (the
-file importer does that once after all its files). Reserved events are checked
+exposures and survey answers they carry, and the rollup hours they make stale
+(the runs of UTC days that hold its events, or its whole span past 64 runs)
+marked pending in the same transaction: refreshed right after, or with
+``defer_rollups`` by a later ``refresh_pending`` (the file importer does that
+once after all its files). Reserved events are checked
 per batch, in Python, as they are staged.
 
 With a part plan (ingest/parts.py: a big Parquet file) the checked rows are
@@ -23,7 +24,7 @@ import tempfile
 import uuid
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,9 @@ from impactlens.warehouse.parts import (
     remove,
     sync,
 )
-from impactlens.warehouse.rollups import mark_pending, refresh_after_import
+from impactlens.warehouse.rollups import MAX_PENDING_RANGES, mark_pending, refresh_pending
+
+MAX_DAYS = 4096  # distinct event days tracked per load before marking the whole span
 
 EXPOSURE_ROWS = pa.schema(
     [("_seq", pa.int64()), ("experiment_id", pa.string()), ("variation_id", pa.string())]
@@ -178,6 +181,10 @@ class EventLoad:
         self.read = self.rejected = self.people_loaded = self.people_duplicate = 0
         self.staged = 0
         self.span: tuple[datetime, datetime] | None = None
+        # The UTC days with staged events (None past MAX_DAYS): the rollup hours marked
+        # stale are those days, not the whole span (a file with a stray old timestamp
+        # would otherwise make every week between stale).
+        self.days: set[datetime] | None = set()
         self.by_type: Counter[str] = Counter()
         self.reserved_names = pa.array([reserved.experiment_viewed, reserved.survey_responded])
         self.exposures: list[pa.Table] = []
@@ -211,6 +218,11 @@ class EventLoad:
             self.span = (
                 (min(self.span[0], low), max(self.span[1], high)) if self.span else (low, high)
             )
+            if self.days is not None:
+                days = pc.unique(pc.floor_temporal(rows.column("timestamp"), unit="day"))
+                self.days.update(d for d in days.to_pylist() if d is not None)
+                if len(self.days) > MAX_DAYS:
+                    self.days = None
         special = pc.is_in(rows.column("event"), value_set=self.reserved_names)
         if pc.any(special).as_py():
             picked = rows.filter(pc.and_(special, pc.equal(rows.column("type"), "track")))
@@ -318,6 +330,23 @@ class EventLoad:
             return int(result.column(0)[0].as_py())
         return result.num_rows
 
+    def _stale_ranges(self) -> list[tuple[datetime, datetime]]:
+        """[first, last] timestamps to mark stale: runs of days with events, or the span."""
+        assert self.span is not None
+        if self.days is None or not self.days:
+            return [self.span]
+        runs: list[list[datetime]] = []
+        for day in sorted(self.days):
+            if runs and day - runs[-1][1] <= timedelta(days=1):
+                runs[-1][1] = day
+            else:
+                runs.append([day, day])
+        if len(runs) > MAX_PENDING_RANGES:
+            return [self.span]
+        end = timedelta(days=1) - timedelta(microseconds=1)
+        low, high = self.span
+        return [(max(first, low), min(last + end, high)) for first, last in runs]
+
     def _add_part(self) -> int:
         """Sync the part and add it to ``events`` (the caller's transaction); its row count."""
         if not self.kept:
@@ -357,8 +386,10 @@ class EventLoad:
                 now = pa.table({"received_at": pa.array([self.stamp], pa.timestamp("us"))})
                 loaded = self._run(_INSERT_EVENTS, _now=now)
             if loaded and self.span:
-                update = mark_pending if self.defer_rollups else refresh_after_import
-                update(self.wh, *self.span)
+                for lo, hi in self._stale_ranges():
+                    mark_pending(self.wh, lo, hi)
+                if not self.defer_rollups:
+                    refresh_pending(self.wh)
             self.wh.execute_statement(
                 sge.Drop(this=sge.to_table(self.later), kind="TABLE", exists=True)
             )

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 from unittest import mock
@@ -363,3 +366,60 @@ def test_part_ids_are_hashed_again_when_duckdb_hashes_differently(tmp_path) -> N
     again = import_messages(wh, [{"type": "track", "messageId": "m-7", "event": "A",
                                   "timestamp": "2026-03-01T07:00:00Z", "userId": "u3"}])  # fmt: skip
     assert (again.loaded, again.duplicates) == (0, 1) and wh.count("events") == 40
+
+
+PART_CHILD = """
+import sys
+from pathlib import Path
+import impactlens.ingest.parts as parts
+import impactlens.ingest.importer as importer
+from impactlens.ingest import import_path
+from impactlens.warehouse import Warehouse
+
+parts.PART_MIN_ROWS = 10
+wh = Warehouse.connect("duckdb://" + sys.argv[1]); wh.ensure_schema()
+assert import_path(wh, Path(sys.argv[2])).ok
+
+def block(*args, **kwargs):  # the part is written and named; the transaction is open
+    print("part added", flush=True)
+    sys.stdin.readline()  # wait here until the parent kills us
+
+importer._log_import = block
+import_path(wh, Path(sys.argv[3]))
+print("finished", flush=True)
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
+def test_kill_9_after_the_part_is_added_loses_and_duplicates_nothing(tmp_path) -> None:
+    db = tmp_path / "w.duckdb"
+    first, second = big_file(tmp_path / "a"), big_file(tmp_path / "b", start=40)
+    script = tmp_path / "child.py"
+    script.write_text(PART_CHILD)
+    with subprocess.Popen(
+        [sys.executable, str(script), str(db), str(first), str(second)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    ) as child:  # fmt: skip
+        try:
+            line = child.stdout.readline()
+            assert line.strip() == "part added", child.stderr.read()
+            os.kill(child.pid, signal.SIGKILL)
+            child.wait(timeout=60)
+        finally:
+            if child.poll() is None:
+                child.kill()
+    assert child.returncode == -signal.SIGKILL
+    files = sorted(p.name for p in (tmp_path / "w.duckdb.parts").iterdir())
+    assert len(files) == 2  # the second part was written before the kill
+    wh = connect(db)
+    assert wh.count("events") == 40 and len(part_files(wh)) == 1  # first file whole, second absent
+    (orphan,) = set(files) - set(part_files(wh))
+    with as_parts(10):
+        assert import_path(wh, second).files[0].rows_loaded == 40
+    assert wh.count("events") == 80 and len(part_files(wh)) == 2
+    assert orphan not in part_files(wh)
+    wh.close()
+    old = time.time() - ORPHAN_SECONDS - 10
+    os.utime(tmp_path / "w.duckdb.parts" / orphan, (old, old))
+    wh = connect(db)
+    assert not (tmp_path / "w.duckdb.parts" / orphan).exists() and wh.count("events") == 80

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import csv
 import gzip
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -68,3 +72,20 @@ def write_events(folder: Path, messages: list[dict], form: str, *, gz: bool = Fa
 
 def rows(warehouse, table: str, order: str) -> list[dict]:
     return warehouse.table(table).order_by(order).to_pyarrow().to_pylist()
+
+
+def kill_9_at(script: Path, args: list[str], marker: str) -> None:
+    """Run ``script`` with ``args``; SIGKILL it once it prints ``marker`` (and waits)."""
+    with subprocess.Popen(
+        [sys.executable, str(script), *args],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    ) as child:  # fmt: skip
+        try:
+            line = child.stdout.readline()
+            assert line.strip() == marker, child.stderr.read()
+            os.kill(child.pid, signal.SIGKILL)
+            child.wait(timeout=60)
+        finally:
+            if child.poll() is None:
+                child.kill()
+    assert child.returncode == -signal.SIGKILL

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 import sys
 import textwrap
 
 import pytest
-from ingest_helpers import write_events
+from ingest_helpers import kill_9_at, write_events
 
 from impactlens.ingest import import_path
 from impactlens.warehouse import TABLES, Warehouse
@@ -109,19 +106,7 @@ def test_kill_9_mid_file_then_reopen_gives_all_or_nothing(tmp_path) -> None:
     second = write_events(tmp_path / "b", messages("b", 2000), "ndjson")
     script = tmp_path / "child.py"
     script.write_text(CHILD)
-    with subprocess.Popen(
-        [sys.executable, str(script), str(db), str(first), str(second)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    ) as child:  # fmt: skip
-        try:
-            line = child.stdout.readline()
-            assert line.strip() == "mid-file", child.stderr.read()
-            os.kill(child.pid, signal.SIGKILL)
-            child.wait(timeout=60)
-        finally:
-            if child.poll() is None:
-                child.kill()
-    assert child.returncode == -signal.SIGKILL
+    kill_9_at(script, [str(db), str(first), str(second)], "mid-file")
     wh = Warehouse.connect(f"duckdb://{db}")
     try:
         events = wh.table("events")

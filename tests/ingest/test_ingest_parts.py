@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -23,6 +21,7 @@ import pyarrow.compute as pc
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from ingest_helpers import kill_9_at
 from ingest_helpers import write_events as _write_events
 
 import impactlens.ingest.parts as ingest_parts
@@ -396,19 +395,7 @@ def test_kill_9_after_the_part_is_added_loses_and_duplicates_nothing(tmp_path) -
     first, second = big_file(tmp_path / "a"), big_file(tmp_path / "b", start=40)
     script = tmp_path / "child.py"
     script.write_text(PART_CHILD)
-    with subprocess.Popen(
-        [sys.executable, str(script), str(db), str(first), str(second)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    ) as child:  # fmt: skip
-        try:
-            line = child.stdout.readline()
-            assert line.strip() == "part added", child.stderr.read()
-            os.kill(child.pid, signal.SIGKILL)
-            child.wait(timeout=60)
-        finally:
-            if child.poll() is None:
-                child.kill()
-    assert child.returncode == -signal.SIGKILL
+    kill_9_at(script, [str(db), str(first), str(second)], "part added")
     files = sorted(p.name for p in (tmp_path / "w.duckdb.parts").iterdir())
     assert len(files) == 2  # the second part was written before the kill
     wh = connect(db)

@@ -104,7 +104,7 @@ def test_newer_warehouse_is_refused(tmp_path, monkeypatch) -> None:
     url = f"duckdb:///{tmp_path}/wh.duckdb"
     wh = Warehouse.connect(url)
     wh.ensure_schema()
-    wh._set_meta("schema_version", str(SCHEMA_VERSION + 5))
+    wh.set_meta("schema_version", str(SCHEMA_VERSION + 5))
     with pytest.raises(UserError, match="newer than this impactlens"):
         wh.ensure_schema()
     wh.close()

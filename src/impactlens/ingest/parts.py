@@ -79,11 +79,11 @@ class PartPlan:
     groups: np.ndarray  # per position: a number for its message_id
     stored: np.ndarray  # per position: stored already (every copy is dropped)
     accounts: dict[str, str]  # user_id -> account, for rows without one (as inserts do)
-    seen: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.bool_))
+    seen: np.ndarray = field(init=False)  # per id number: a copy has been kept
 
     def __post_init__(self) -> None:
         count = int(self.groups.max()) + 1 if len(self.groups) else 0
-        self.seen = np.zeros(count, dtype=np.bool_)  # a copy of the id has been kept
+        self.seen = np.zeros(count, dtype=np.bool_)
 
     def keep(self, rows: pa.Table, rejected: list[int], stamp: datetime) -> pa.Table:
         """The rows of a staged batch (rows in file order) to write, in the part's layout."""

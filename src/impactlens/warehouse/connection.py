@@ -157,7 +157,7 @@ class Warehouse:
                 self.backend.create_table(spec.name, schema=spec.schema)
         version = self.schema_version()
         if version is None:
-            self._set_meta("schema_version", str(SCHEMA_VERSION))
+            self.set_meta("schema_version", str(SCHEMA_VERSION))
             return SCHEMA_VERSION
         if version > SCHEMA_VERSION:
             raise UserError(
@@ -168,14 +168,13 @@ class Warehouse:
             if migration.to_version > version:
                 with self.transaction():
                     migration.apply(self)
-                    self._set_meta("schema_version", str(migration.to_version))
+                    self.set_meta("schema_version", str(migration.to_version))
                 version = migration.to_version
         return version
 
     def schema_version(self) -> int | None:
-        meta = self.backend.table(META_TABLE)
-        rows = meta.filter(meta.key == "schema_version").select("value").to_pyarrow()
-        return int(rows.column(0)[0].as_py()) if rows.num_rows else None
+        version = self.meta("schema_version")
+        return int(version) if version is not None else None
 
     def meta(self, key: str) -> str | None:
         """A value of ``_impactlens_meta``, or None."""
@@ -184,9 +183,7 @@ class Warehouse:
         return rows.column(0)[0].as_py() if rows.num_rows else None
 
     def set_meta(self, key: str, value: str) -> None:
-        self._set_meta(key, value)
-
-    def _set_meta(self, key: str, value: str) -> None:
+        """Set a value of ``_impactlens_meta``."""
         self._delete_where_in(META_TABLE, pa.table({"key": [key]}), ("key",))
         self.backend.insert(META_TABLE, pa.table({"key": [key], "value": [value]}))
 

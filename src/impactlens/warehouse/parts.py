@@ -249,12 +249,8 @@ def part_copies(warehouse: Warehouse, stage: sge.Expression) -> pa.Table:
     if not has_parts(warehouse):
         return empty
 
-    def bind(node: sge.Expression) -> sge.Expression:
-        if isinstance(node, sge.Table) and node.name == "_stage":
-            return sge.Table(this=stage.copy(), alias=node.args.get("alias"))
-        return node
-
-    query = sge.replace_tables(_CANDIDATES.copy(), {"_ids": PART_IDS_TABLE}).transform(bind)
+    query = sge.replace_tables(_CANDIDATES.copy(), {"_ids": PART_IDS_TABLE})
+    query = query.transform(_binding("_stage", stage))
     candidates = warehouse.query_arrow(query)
     if not candidates.num_rows:
         return empty
@@ -269,12 +265,25 @@ def _bind_parts(warehouse: Warehouse):  # type: ignore[no-untyped-def]
     """A transform binding the placeholder table ``_parts`` to a scan of every part."""
     where = folder(warehouse)
     assert where is not None
-    paths = [sge.Literal.string(str(where / name)) for name in part_files(warehouse)]
-    scan = sge.Anonymous(this="read_parquet", expressions=[sge.Array(expressions=paths)])
+    return _binding("_parts", _read([where / name for name in part_files(warehouse)]))
+
+
+def _scan(path: Path):  # type: ignore[no-untyped-def]
+    """A transform binding the placeholder table ``_part`` to a scan of one part."""
+    return _binding("_part", _read([path]))
+
+
+def _read(paths: list[Path]) -> sge.Expression:
+    literals = [sge.Literal.string(str(path)) for path in paths]
+    return sge.Anonymous(this="read_parquet", expressions=[sge.Array(expressions=literals)])
+
+
+def _binding(placeholder: str, source: sge.Expression):  # type: ignore[no-untyped-def]
+    """A transform replacing the table named ``placeholder`` by ``source`` (alias kept)."""
 
     def bind(node: sge.Expression) -> sge.Expression:
-        if isinstance(node, sge.Table) and node.name == "_parts":
-            return sge.Table(this=scan.copy(), alias=node.args.get("alias"))
+        if isinstance(node, sge.Table) and node.name == placeholder:
+            return sge.Table(this=source.copy(), alias=node.args.get("alias"))
         return node
 
     return bind
@@ -358,7 +367,9 @@ def backfill_parts(warehouse: Warehouse, mapping: str) -> int:
     where = folder(warehouse)
     assert where is not None
     rewritten = 0
-    for name in part_files(warehouse):
+    catalog = warehouse.table(PARTS_TABLE).order_by(["created_at", "part_id"])
+    for part in catalog.to_pyarrow().to_pylist():
+        name = part["file"]
         old = where / name
         scan = _scan(old)
         affected = warehouse.query_arrow(
@@ -383,24 +394,8 @@ def backfill_parts(warehouse: Warehouse, mapping: str) -> int:
         except BaseException:
             remove(new)
             raise
-        stats = warehouse.query_arrow(
-            sg.parse_one(
-                "SELECT count(*), min(timestamp), max(timestamp) FROM _part", read="duckdb"
-            ).transform(_scan(new))
-        ).to_pylist()[0]
-        values = list(stats.values())
-        add_part(warehouse, new, int(values[0]), (values[1], values[2]), replaces=name)
+        # the same rows as the part it replaces: the same count and time span
+        span = (part["min_ts"], part["max_ts"])
+        add_part(warehouse, new, int(part["rows"]), span, replaces=name)
         rewritten += 1
     return rewritten
-
-
-def _scan(path: Path):  # type: ignore[no-untyped-def]
-    """A transform binding the placeholder table ``_part`` to ``read_parquet(path)``."""
-
-    def bind(node: sge.Expression) -> sge.Expression:
-        if isinstance(node, sge.Table) and node.name == "_part":
-            scan = sge.Anonymous(this="read_parquet", expressions=[sge.Literal.string(str(path))])
-            return sge.Table(this=scan, alias=node.args.get("alias"))
-        return node
-
-    return bind
